@@ -1,0 +1,25 @@
+"""indexer: extract, chunk, embed and store documents; answer questions with cited passages.
+
+Start with ``KnowledgeBase``::
+
+    from indexer import KnowledgeBase
+    kb = KnowledgeBase("var/kb")
+    kb.index(["corpus"])
+    for hit in kb.search("How do informal workers join social security in Thailand?").hits:
+        print(hit.score, hit.document.title, hit.passage.location.describe())
+"""
+
+from .chunk import ChunkSettings
+from .embed import DEFAULT_MODEL, Embedder, load_embedder
+from .errors import *  # noqa: F401,F403  (the error classes are part of the public API)
+from .errors import __all__ as _error_names
+from .extract import SUPPORTED_FORMATS, extract
+from .kb import KnowledgeBase, Stats
+from .records import Document, ExtractedText, Hit, IndexReport, Location, Passage, SearchResult, Section
+from .serialize import document_to_dict, hit_to_dict, result_to_dict
+
+__all__ = [
+    "KnowledgeBase", "Stats", "ChunkSettings", "DEFAULT_MODEL", "Embedder", "load_embedder", "extract",
+    "SUPPORTED_FORMATS", "Document", "ExtractedText", "Hit", "IndexReport", "Location", "Passage", "SearchResult",
+    "Section", "document_to_dict", "hit_to_dict", "result_to_dict", *_error_names,
+]

@@ -1,0 +1,119 @@
+"""The ``kb`` command: parse arguments, call the indexer library, print what it says."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from .embed import DEFAULT_MODEL
+from .errors import KBError
+from .kb import KnowledgeBase
+from .serialize import document_to_dict, result_to_dict
+
+DEFAULT_DATA_DIR = "var/kb"
+
+
+def _common(command):
+    """Add --data-dir and --model to a command and hand it a KnowledgeBase as ``kb``."""
+
+    @click.option("--data-dir", envvar="KB_DATA_DIR", default=DEFAULT_DATA_DIR, show_default=True,
+                  type=click.Path(file_okay=False), help="Index directory (env KB_DATA_DIR).")
+    @click.option("--model", envvar="KB_MODEL", default=DEFAULT_MODEL, show_default=True,
+                  help="sentence-transformers model name or path (env KB_MODEL).")
+    @functools.wraps(command)
+    def wrapper(data_dir, model, **kwargs):
+        try:
+            return command(KnowledgeBase(data_dir, model=model), **kwargs)
+        except KBError as error:
+            raise click.ClickException(error.message) from error
+
+    return wrapper
+
+
+def _print_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@click.group()
+@click.version_option(package_name="kb-search")
+def main():
+    """Index documents and answer questions from them with cited passages."""
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--rebuild", is_flag=True, help="Delete the index first and re-embed everything (e.g. after changing --model).")
+@_common
+def index_command(kb: KnowledgeBase, paths, rebuild):
+    """Index files and folders (default: corpus/); unchanged files are skipped."""
+    show_progress = sys.stderr.isatty() and not os.environ.get("CI")
+    report = kb.index(list(paths) or ["corpus"], progress=show_progress, rebuild=rebuild)
+    for path, reason in report.skipped.items():
+        click.echo(f"skipped {path}: {reason}", err=True)
+    for path, original in report.duplicates.items():
+        click.echo(f"duplicate {path}: same content as {original}", err=True)
+    click.echo(report.summary())
+
+
+@main.command("search")
+@click.argument("question")
+@click.option("-k", "k", default=10, show_default=True, help="Number of passages.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@_common
+def search_command(kb: KnowledgeBase, question, k, as_json):
+    """Answer QUESTION with the best passages and their sources."""
+    result = kb.search(question, k=k)
+    if as_json:
+        _print_json(result_to_dict(result))
+        return
+    if not result.hits:
+        click.echo("No passages found.")
+    for hit in result.hits:
+        where = hit.passage.location.describe()
+        click.secho(f"{hit.rank}. {hit.document.title}" + (f" — {where}" if where else "") + f"  [{hit.score:.3f}]", bold=True)
+        click.echo(f"   {hit.document.filename}")
+        click.echo("   " + hit.passage.text.replace("\n", "\n   ") + "\n")
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@_common
+def list_command(kb: KnowledgeBase, as_json):
+    """List the indexed documents."""
+    documents = kb.documents()
+    if as_json:
+        _print_json({"documents": [document_to_dict(document) for document in documents]})
+        return
+    for document in documents:
+        click.echo(f"{document.id:>4}  {document.passage_count:>4} passages  {document.type:<16} {document.title}  ({document.filename})")
+
+
+@main.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@_common
+def stats_command(kb: KnowledgeBase, as_json):
+    """Show document and passage counts and the model."""
+    stats = kb.stats().to_dict()
+    if as_json:
+        _print_json(stats)
+        return
+    for key, value in stats.items():
+        click.echo(f"{key}: {value}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@_common
+def serve_command(kb: KnowledgeBase, host, port, workers):
+    """Serve the search page and the API with gunicorn (search_app.wsgi)."""
+    os.environ.update(KB_DATA_DIR=str(kb.data_dir), KB_MODEL=kb.model)
+    # gunicorn loads the web app by name, so this library never imports it.
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:search_app.gunicorn_conf",
+               "--bind", f"{host}:{port}", "--workers", str(workers), "search_app.wsgi:app"]
+    os.execv(sys.executable, command)

@@ -1,0 +1,109 @@
+"""Every failure the indexer reports, under one root so callers can catch them all.
+
+Each error carries a message written for the person who caused it: what went
+wrong, which file or field, and what to do next. The CLI prints it; the web app
+turns it into ``{"error": {"code", "message"}}`` using ``code``.
+"""
+
+__all__ = [
+    "KBError",
+    "ExtractionError",
+    "UnsupportedFormat",
+    "EncryptedDocument",
+    "CorruptDocument",
+    "NoTextFound",
+    "IndexNotBuilt",
+    "ModelMismatch",
+    "ModelUnavailable",
+    "DocumentNotFound",
+    "InvalidQuery",
+    "CatalogError",
+    "DatasetError",
+]
+
+
+class KBError(Exception):
+    """Root of every error the knowledge base raises on purpose."""
+
+    code = "kb_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ExtractionError(KBError):
+    """A file could not be turned into text; the file is skipped, the run goes on."""
+
+    code = "extraction_failed"
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class UnsupportedFormat(ExtractionError):
+    """The file's type is not one the indexer reads."""
+
+    code = "unsupported_format"
+
+
+class EncryptedDocument(ExtractionError):
+    """The file needs a password to open."""
+
+    code = "encrypted_document"
+
+
+class CorruptDocument(ExtractionError):
+    """The file is damaged or is not what its name says."""
+
+    code = "corrupt_document"
+
+
+class NoTextFound(ExtractionError):
+    """The file opened but holds no text (an image-only scan, an empty deck)."""
+
+    code = "no_text"
+
+
+class IndexNotBuilt(KBError):
+    """The data directory holds no index yet."""
+
+    code = "index_not_built"
+
+
+class ModelMismatch(KBError):
+    """The index was built with another embedding model than the one asked for."""
+
+    code = "model_mismatch"
+
+
+class ModelUnavailable(KBError):
+    """The embedding model could not be loaded."""
+
+    code = "model_unavailable"
+
+
+class DocumentNotFound(KBError):
+    """No document has the given id."""
+
+    code = "document_not_found"
+
+
+class InvalidQuery(KBError):
+    """A search request is empty, too long, or has a bad parameter."""
+
+    code = "invalid_query"
+
+
+class CatalogError(KBError):
+    """The catalogue file cannot be read or has a bad entry."""
+
+    code = "catalog_error"
+
+
+class DatasetError(KBError):
+    """An evaluation dataset is missing files or is malformed."""
+
+    code = "dataset_error"

@@ -1,0 +1,144 @@
+"""``KnowledgeBase``: the indexer's front door, used by the CLI and the web app."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chunk import ChunkSettings
+from .embed import DEFAULT_MODEL, Embedder, load_embedder
+from .errors import IndexNotBuilt, ModelMismatch
+from .pipeline import find_files, index_files
+from .records import Document, IndexReport, SearchResult
+from .search import search
+from .store import Manifest, Store
+
+__all__ = ["KnowledgeBase", "Stats"]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The index at a glance, as ``GET /api/health`` and ``kb stats`` show it."""
+
+    documents: int
+    passages: int
+    model: str
+    dimension: int
+    version: int
+
+    def to_dict(self) -> dict:
+        return {"ok": True, "documents": self.documents, "passages": self.passages, "model": self.model,
+                "dimension": self.dimension, "version": self.version}
+
+
+class KnowledgeBase:
+    """An index directory and the model that reads and writes it.
+
+    The model and the store load on first use and are kept, so a process pays
+    for them once.
+
+    Args:
+        data_dir: the index directory (created by the first ``index`` call).
+        model: sentence-transformers model name or path; must match the index's.
+        embedder: an already loaded embedder (tests pass a fake one); default: load ``model``.
+        chunking: passage length and overlap for indexing.
+        max_query_chars: the longest question ``search`` accepts.
+    """
+
+    def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
+                 chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500):
+        self.data_dir = Path(data_dir)
+        self.model = embedder.name if embedder is not None else model
+        self.chunking = chunking
+        self.max_query_chars = max_query_chars
+        self._embedder = embedder
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.model)
+        return self._embedder
+
+    @property
+    def store(self) -> Store:
+        """The open index directory.
+
+        Raises:
+            IndexNotBuilt: nothing was indexed yet.
+            ModelMismatch: the index was built with another model.
+        """
+        with self._lock:
+            if self._store is None:
+                store = Store.open(self.data_dir)
+                self._check_model(store.manifest)
+                self._store = store
+            return self._store
+
+    def _check_model(self, manifest: Manifest) -> None:
+        if manifest.model != self.model:
+            raise ModelMismatch(
+                f"the index in {self.data_dir} was built with model {manifest.model!r} ({manifest.dimension} dimensions), "
+                f"not {self.model!r}; search with --model {manifest.model!r}, or rebuild with "
+                f"`kb index --rebuild --model {self.model!r}` (or use another --data-dir)"
+            )
+
+    def index(self, paths: list[str | Path], progress: bool = False, rebuild: bool = False) -> IndexReport:
+        """Index files and folders: new and changed files are (re)read, unchanged ones skipped.
+
+        Args:
+            paths: files and folders (walked recursively).
+            progress: show a progress bar.
+            rebuild: delete the existing index first (e.g. to change the model).
+
+        Returns:
+            The run's report.
+        """
+        if rebuild:
+            self.close()
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        files = find_files([Path(path) for path in paths])
+        if (self.data_dir / "manifest.json").exists():
+            store = self.store
+        else:
+            with self._lock:
+                self._store = Store.create(self.data_dir, Manifest(model=self.model, dimension=self.embedder.dimension))
+            store = self._store
+        return index_files(store, self.embedder, files, self.chunking, progress=progress)
+
+    def search(self, query: str, k: int = 10) -> SearchResult:
+        """Rank passages for a question (see ``indexer.search.search``)."""
+        return search(self.store, self.embedder, query, k=k, max_chars=self.max_query_chars)
+
+    def documents(self) -> list[Document]:
+        """Every indexed document with its passage count."""
+        return self.store.documents()
+
+    def document(self, document_id: int) -> Document:
+        """One document by id (raises DocumentNotFound)."""
+        return self.store.document(document_id)
+
+    def stats(self) -> Stats:
+        """Counts, model and version of the index."""
+        store = self.store
+        documents, passages = store.counts()
+        return Stats(documents=documents, passages=passages, model=store.manifest.model,
+                     dimension=store.manifest.dimension, version=store.version())
+
+    def close(self) -> None:
+        """Close this thread's database connection."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def warm(self) -> None:
+        """Load the model and, if there is an index, its vectors, ahead of the first question."""
+        self.embedder.encode(["warm up"])
+        try:
+            self.store.vector_index()
+        except IndexNotBuilt:
+            pass

@@ -1,0 +1,139 @@
+"""The typed records that flow through the indexer: Section → Passage → Hit.
+
+Extractors produce ``ExtractedText`` made of ``Section`` objects (one page, one
+slide or one heading section each); the chunker turns sections into
+``Passage`` objects; the store gives them ids and keeps ``Document`` rows; the
+searcher returns ``Hit`` objects that join a passage with its document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Location", "Section", "ExtractedText", "Passage", "Document", "Hit", "SearchResult", "IndexReport"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a piece of text sits in its file: a page, a slide or a heading section."""
+
+    page: int | None = None
+    page_label: str | None = None
+    slide: int | None = None
+    section: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The location as the API shows it, without empty fields."""
+        if self.slide is not None:
+            return {"slide": self.slide}
+        if self.page is not None:
+            located: dict[str, Any] = {"page": self.page}
+            if self.page_label:
+                located["page_label"] = self.page_label
+            return located
+        if self.section:
+            return {"section": self.section}
+        return {}
+
+    def describe(self) -> str:
+        """A short human label such as ``p. 3 (iii)``, ``slide 4`` or a section title."""
+        if self.slide is not None:
+            return f"slide {self.slide}"
+        if self.page is not None:
+            label = f" ({self.page_label})" if self.page_label and self.page_label != str(self.page) else ""
+            return f"p. {self.page}{label}"
+        return self.section or ""
+
+    @property
+    def url_fragment(self) -> str:
+        """The fragment that opens a PDF viewer at this page (empty elsewhere)."""
+        return f"#page={self.page}" if self.page is not None else ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One unit of extracted text: a page, a slide, or the text under one heading."""
+
+    text: str
+    location: Location
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """Everything an extractor read from one file."""
+
+    title: str
+    format: str
+    sections: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of a section, the unit that is embedded, searched and shown."""
+
+    text: str
+    location: Location
+    heading: str = ""
+    ordinal: int = 0
+    char_start: int = 0
+    char_end: int = 0
+    id: int | None = None
+    document_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file in the index, with its catalogue fields."""
+
+    id: int
+    path: str
+    filename: str
+    title: str
+    type: str
+    format: str
+    sha256: str
+    size: int
+    indexed_at: str
+    passage_count: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked answer: a passage, its document, its score and the query terms in it."""
+
+    rank: int
+    score: float
+    passage: Passage
+    document: Document
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The answer to one question."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    took_ms: float
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did, file by file (mutable: filled in as the run goes)."""
+
+    indexed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    passages: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line: how many files were indexed, unchanged, duplicates and skipped."""
+        return (
+            f"{len(self.indexed)} indexed ({self.passages} passages), {len(self.unchanged)} unchanged, "
+            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped in {self.seconds:.1f}s"
+        )

@@ -1,0 +1,47 @@
+-- The index database. Passages keep their vectors so the FAISS file can be rebuilt;
+-- passages_fts mirrors passages for keyword search, kept in step by the triggers below.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS documents (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    path       TEXT NOT NULL UNIQUE,
+    filename   TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL,
+    metadata   TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS documents_sha256 ON documents (sha256);
+
+-- AUTOINCREMENT: a deleted passage's id (its FAISS id) is never given to another passage.
+CREATE TABLE IF NOT EXISTS passages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    ordinal     INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    heading     TEXT NOT NULL DEFAULT '',
+    page        INTEGER,
+    page_label  TEXT,
+    slide       INTEGER,
+    section     TEXT,
+    char_start  INTEGER NOT NULL,
+    char_end    INTEGER NOT NULL,
+    vector      BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_document ON passages (document_id);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5 (
+    text, heading, content = 'passages', content_rowid = 'id', tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS passages_fts_insert AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_fts_delete AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts (passages_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+END;

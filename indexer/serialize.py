@@ -1,0 +1,57 @@
+"""The JSON shapes of documents, hits and results, shared by the API and ``kb … --json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .records import Document, Hit, SearchResult
+
+__all__ = ["document_to_dict", "hit_to_dict", "result_to_dict", "file_url"]
+
+
+def file_url(document: Document) -> str:
+    """Where the web app serves the original file."""
+    return f"/api/documents/{document.id}/file"
+
+
+def document_to_dict(document: Document) -> dict[str, Any]:
+    """A document with its catalogue fields and passage count."""
+    return {
+        "id": document.id,
+        "title": document.title,
+        "type": document.type,
+        "format": document.format,
+        "filename": document.filename,
+        "url": file_url(document),
+        "size": document.size,
+        "sha256": document.sha256,
+        "indexed_at": document.indexed_at,
+        "passage_count": document.passage_count,
+        "metadata": document.metadata,
+    }
+
+
+def hit_to_dict(hit: Hit) -> dict[str, Any]:
+    """One ranked passage with its source; the document URL opens PDFs at the page."""
+    location = hit.passage.location
+    return {
+        "rank": hit.rank,
+        "score": round(hit.score, 6),
+        "text": hit.passage.text,
+        "heading": hit.passage.heading,
+        "highlights": [list(span) for span in hit.highlights],
+        "document": {
+            "id": hit.document.id,
+            "title": hit.document.title,
+            "type": hit.document.type,
+            "filename": hit.document.filename,
+            "url": file_url(hit.document) + location.url_fragment,
+        },
+        "location": location.to_dict(),
+        "passage_id": hit.passage.id,
+    }
+
+
+def result_to_dict(result: SearchResult) -> dict[str, Any]:
+    """A whole answer: the query, the time it took and the ranked hits."""
+    return {"query": result.query, "took_ms": round(result.took_ms, 2), "results": [hit_to_dict(hit) for hit in result.hits]}

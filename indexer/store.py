@@ -1,0 +1,282 @@
+"""The index directory: manifest, SQLite database and FAISS vectors.
+
+``manifest.json`` says which model and dimension the vectors have and the
+format version. ``kb.sqlite3`` holds documents, passages (with their vectors,
+so the FAISS file can always be rebuilt), an FTS5 keyword index kept in step by
+triggers, and a version number bumped by every write. The FAISS ids are the
+passages' primary keys. Readers use one connection per thread; writers hold an
+exclusive lock file, which the kernel releases if the writer dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import DocumentNotFound, IndexNotBuilt, KBError
+from .records import Document, Location, Passage
+from .vectors import build_vector_index, load_vector_index, save_vector_index
+
+__all__ = ["FORMAT_VERSION", "Manifest", "Store"]
+
+FORMAT_VERSION = 1
+_SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
+_DOCUMENT_COLUMNS = "d.id, d.path, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the vectors in an index directory are: model, dimension, format version."""
+
+    model: str
+    dimension: int
+    format_version: int = FORMAT_VERSION
+
+
+class Store:
+    """One index directory, open for reading and, under ``writing()``, for writing."""
+
+    def __init__(self, data_dir: Path, manifest: Manifest):
+        self.data_dir = Path(data_dir)
+        self.manifest = manifest
+        self._local = threading.local()
+        self._vectors_lock = threading.Lock()
+        self._vectors = None
+        self._vectors_version = -1
+
+    @classmethod
+    def open(cls, data_dir: str | Path) -> Store:
+        """Open an existing index directory.
+
+        Raises:
+            IndexNotBuilt: the directory has no index yet.
+        """
+        data_dir = Path(data_dir)
+        manifest_path = data_dir / "manifest.json"
+        if not manifest_path.exists():
+            raise IndexNotBuilt(f"no index in {data_dir} yet; build it with `kb index` (or `make run`)")
+        try:
+            fields = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = Manifest(**fields)
+        except (ValueError, TypeError) as error:
+            raise KBError(f"{manifest_path} is damaged ({error}); delete {data_dir} and run `kb index` again") from error
+        if manifest.format_version != FORMAT_VERSION:
+            raise KBError(
+                f"{data_dir} holds an index of format {manifest.format_version}, this version reads {FORMAT_VERSION}; "
+                f"rebuild it with `kb index --rebuild`"
+            )
+        return cls(data_dir, manifest)
+
+    @classmethod
+    def create(cls, data_dir: str | Path, manifest: Manifest) -> Store:
+        """Create (or reuse, if its manifest matches) an index directory."""
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(data_dir, manifest)
+        with store.connection() as db:
+            db.executescript(_SCHEMA)
+        temporary = data_dir / "manifest.json.tmp"
+        temporary.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
+        temporary.replace(data_dir / "manifest.json")
+        return store
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the database (made on first use)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.data_dir / "kb.sqlite3", timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- reading ------------------------------------------------------------
+
+    def version(self) -> int:
+        """The number of committed writes so far; it changes whenever the index does."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, passages) in the index."""
+        db = self.connection()
+        return db.execute("SELECT count(*) FROM documents").fetchone()[0], db.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def documents(self) -> list[Document]:
+        """Every document with its passage count, ordered by title."""
+        rows = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
+            "FROM documents d ORDER BY d.title COLLATE NOCASE, d.id"
+        )
+        return [_document(row) for row in rows]
+
+    def document(self, document_id: int) -> Document:
+        """The document with this id.
+
+        Raises:
+            DocumentNotFound: there is none.
+        """
+        row = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
+            "FROM documents d WHERE d.id = ?",
+            (document_id,),
+        ).fetchone()
+        if row is None:
+            raise DocumentNotFound(f"no document with id {document_id}; GET /api/documents lists them")
+        return _document(row)
+
+    def find_document(self, *, path: str | None = None, sha256: str | None = None) -> Document | None:
+        """The document stored from ``path``, or else with content ``sha256``, if any."""
+        column, value = ("path", path) if path is not None else ("sha256", sha256)
+        row = self.connection().execute(f"SELECT id FROM documents WHERE {column} = ? ORDER BY id LIMIT 1", (value,)).fetchone()
+        return self.document(row["id"]) if row else None
+
+    def passages(self, ids: list[int]) -> dict[int, Passage]:
+        """The passages with these ids (missing ids are left out), by id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.connection().execute(f"SELECT * FROM passages WHERE id IN ({marks})", ids)
+        return {row["id"]: _passage(row) for row in rows}
+
+    def vector_index(self):
+        """The FAISS index matching the database's current version, reloaded when it changes."""
+        version = self.version()
+        with self._vectors_lock:
+            if self._vectors is None or self._vectors_version != version:
+                self._vectors = load_vector_index(self.data_dir, version) or self._rebuild_vectors()
+                self._vectors_version = version
+            return self._vectors
+
+    def _rebuild_vectors(self):
+        """Build the FAISS index from the vectors kept in SQLite."""
+        rows = self.connection().execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
+        ids = np.array([row[0] for row in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), self.manifest.dimension)
+        return build_vector_index(self.manifest.dimension, ids, vectors)
+
+    # -- writing ------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        """Hold the index's write lock; on leaving, save the FAISS file for the new version."""
+        with open(self.data_dir / "write.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                version = self.version()
+                if load_vector_index(self.data_dir, version) is None:
+                    save_vector_index(self.vector_index(), self.data_dir, version)
+
+    def save_document(self, document: Document, passages: list[Passage], vectors: np.ndarray) -> Document:
+        """Insert or replace one document and its passages in one transaction.
+
+        Args:
+            document: the document's fields; ``id`` 0 adds it, an existing id replaces that one.
+            passages: its passages, in order.
+            vectors: one unit-length row per passage.
+
+        Returns:
+            The stored document with its id and passage count.
+        """
+        db = self.connection()
+        with _transaction(db):
+            document_id = _upsert_document(db, document)
+            db.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
+            db.executemany(
+                "INSERT INTO passages (document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_passage_row(document_id, passage, vector) for passage, vector in zip(passages, vectors)],
+            )
+            _bump_version(db)
+        return self.document(document_id)
+
+    def delete_document(self, document_id: int) -> None:
+        """Remove a document with its passages and vectors.
+
+        Raises:
+            DocumentNotFound: there is no such document.
+        """
+        db = self.connection()
+        with _transaction(db):
+            if db.execute("DELETE FROM documents WHERE id = ?", (document_id,)).rowcount == 0:
+                raise DocumentNotFound(f"no document with id {document_id}")
+            _bump_version(db)
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _bump_version(db: sqlite3.Connection) -> None:
+    db.execute("INSERT INTO meta (key, value) VALUES ('version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1")
+
+
+def _upsert_document(db: sqlite3.Connection, document: Document) -> int:
+    """Insert the document row, or update it in place to keep its id; return the id."""
+    fields = (document.path, document.filename, document.title, document.type, document.format, document.sha256,
+              document.size, _now(), json.dumps(document.metadata, ensure_ascii=False, default=str))
+    if document.id:
+        db.execute(
+            "UPDATE documents SET path=?, filename=?, title=?, type=?, format=?, sha256=?, size=?, indexed_at=?, metadata=? WHERE id=?",
+            (*fields, document.id),
+        )
+        return document.id
+    cursor = db.execute(
+        "INSERT INTO documents (path, filename, title, type, format, sha256, size, indexed_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        fields,
+    )
+    return int(cursor.lastrowid)
+
+
+def _passage_row(document_id: int, passage: Passage, vector: np.ndarray) -> tuple:
+    where = passage.location
+    return (document_id, passage.ordinal, passage.text, passage.heading, where.page, where.page_label, where.slide,
+            where.section, passage.char_start, passage.char_end, np.asarray(vector, dtype=np.float32).tobytes())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _document(row: sqlite3.Row) -> Document:
+    return Document(
+        id=row["id"], path=row["path"], filename=row["filename"], title=row["title"], type=row["type"],
+        format=row["format"], sha256=row["sha256"], size=row["size"], indexed_at=row["indexed_at"],
+        passage_count=row["passage_count"], metadata=json.loads(row["metadata"]),
+    )
+
+
+def _passage(row: sqlite3.Row) -> Passage:
+    location = Location(page=row["page"], page_label=row["page_label"], slide=row["slide"], section=row["section"])
+    return Passage(
+        id=row["id"], document_id=row["document_id"], ordinal=row["ordinal"], text=row["text"], heading=row["heading"],
+        location=location, char_start=row["char_start"], char_end=row["char_end"],
+    )

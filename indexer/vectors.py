@@ -1,0 +1,80 @@
+"""The FAISS side of the index: vectors keyed by passage id, saved atomically.
+
+SQLite holds every vector too, so the FAISS file is a cache of it: the file's
+name carries the version of the database it matches (``vectors-<version>.faiss``)
+and a reader whose database is newer than any file rebuilds the index from
+SQLite instead of trusting a stale one. A file is written to a temporary name,
+flushed to disk and renamed, so no reader ever sees half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+__all__ = ["new_vector_index", "build_vector_index", "save_vector_index", "load_vector_index", "search_vectors"]
+
+_FILE = re.compile(r"^vectors-(\d+)\.faiss$")
+
+
+def new_vector_index(dimension: int) -> faiss.IndexIDMap2:
+    """An empty exact inner-product index whose ids are passage ids."""
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def build_vector_index(dimension: int, ids: np.ndarray, vectors: np.ndarray) -> faiss.IndexIDMap2:
+    """An index holding ``vectors`` under ``ids`` (int64 passage ids)."""
+    index = new_vector_index(dimension)
+    if len(ids):
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
+    return index
+
+
+def _path(data_dir: Path, version: int) -> Path:
+    return data_dir / f"vectors-{version}.faiss"
+
+
+def save_vector_index(index: faiss.Index, data_dir: Path, version: int) -> Path:
+    """Write ``index`` as the file for database ``version`` and delete older files.
+
+    Args:
+        index: the index to save.
+        data_dir: the index directory.
+        version: the database version the index matches.
+
+    Returns:
+        The path written.
+    """
+    target = _path(data_dir, version)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    faiss.write_index(index, str(temporary))
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    for path in data_dir.iterdir():
+        match = _FILE.match(path.name)
+        if match and int(match.group(1)) < version:
+            path.unlink(missing_ok=True)
+    return target
+
+
+def load_vector_index(data_dir: Path, version: int) -> faiss.Index | None:
+    """The saved index for database ``version``, or None when there is no such file."""
+    path = _path(data_dir, version)
+    try:
+        return faiss.read_index(str(path))
+    except (RuntimeError, OSError):
+        # Missing, or deleted by a writer between our check and the read: the caller rebuilds.
+        return None
+
+
+def search_vectors(index: faiss.Index, query: np.ndarray, k: int) -> dict[int, float]:
+    """The ``k`` nearest passage ids to one query vector with their cosine scores, best first."""
+    if index.ntotal == 0 or k <= 0:
+        return {}
+    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal))
+    return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i != -1}

@@ -1,0 +1,53 @@
+"""Every setting of the web app, with its default and a one-line description.
+
+``create_app`` starts from these defaults, then reads ``KB_<NAME>`` from the
+environment, then applies the dict a test passes. The README's settings table
+is this list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from indexer import DEFAULT_MODEL
+
+__all__ = ["Setting", "SETTINGS", "load_settings"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its name in app.config and the environment, default, parser and meaning."""
+
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    description: str
+
+
+SETTINGS = (
+    Setting("KB_DATA_DIR", "var/kb", str, "Index directory (manifest, SQLite database, FAISS file)."),
+    Setting("KB_MODEL", DEFAULT_MODEL, str, "sentence-transformers model name or path; must match the index's."),
+    Setting("KB_DEFAULT_K", 10, int, "Passages returned when a search does not say k."),
+    Setting("KB_MAX_QUERY_CHARS", 500, int, "Longest question accepted; longer ones get a 400."),
+)
+
+
+def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then ``KB_*`` environment variables, then ``overrides``.
+
+    Args:
+        overrides: settings a caller (a test) fixes, by name.
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        Every setting's value by name, plus any extra keys in ``overrides``.
+    """
+    environ = os.environ if environ is None else environ
+    values = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        values[setting.name] = setting.default if raw in (None, "") else setting.parse(raw)
+    values.update(overrides or {})
+    return values

@@ -1,0 +1,135 @@
+"""Shared fixtures: a fast fake embedder, small documents made on the fly, and knowledge bases."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import docx
+import numpy as np
+import pytest
+from fpdf import FPDF
+from pptx import Presentation
+from pptx.util import Inches
+
+from indexer import KnowledgeBase
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED_DOCUMENTS = SHARED / "documents"
+needs_shared = pytest.mark.skipif(not SHARED_DOCUMENTS.is_dir(), reason="../shared/documents is not beside the project")
+
+
+class FakeEmbedder:
+    """Bag of hashed words: similar wording gives similar vectors; fast and deterministic (unit tests only)."""
+
+    name = "fake-hash-embedder"
+    dimension = 64
+
+    def encode(self, texts, batch_size: int = 32) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+def make_pdf(path: Path, pages: list[str], title: str = "", header: str = "") -> Path:
+    """A PDF with one page per string (core font, so Latin-1 text only), an optional running header."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    if title:
+        pdf.set_title(title)
+    for number, text in enumerate(pages, start=1):
+        pdf.add_page()
+        if header:
+            pdf.cell(0, 8, header, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, text)
+        if header:
+            pdf.set_y(-15)
+            pdf.cell(0, 8, f"Page {number}")
+    pdf.output(str(path))
+    return path
+
+
+def make_pptx(path: Path, slides: list[dict]) -> Path:
+    """A deck with one slide per dict: title, bullets, optional table rows and notes."""
+    deck = Presentation()
+    for spec in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = spec["title"]
+        slide.placeholders[1].text_frame.text = "\n".join(spec.get("bullets", []))
+        rows = spec.get("table")
+        if rows:
+            table = slide.shapes.add_table(len(rows), len(rows[0]), Inches(1), Inches(4), Inches(6), Inches(1)).table
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    table.cell(r, c).text = value
+        if spec.get("notes"):
+            slide.notes_slide.notes_text_frame.text = spec["notes"]
+    deck.save(str(path))
+    return path
+
+
+def make_docx(path: Path, sections: dict[str, list[str]], title: str = "") -> Path:
+    """A Word file with one Heading 1 per key and its paragraphs; a list of lists is a table."""
+    document = docx.Document()
+    if title:
+        document.core_properties.title = title
+    for heading, paragraphs in sections.items():
+        document.add_heading(heading, level=1)
+        for paragraph in paragraphs:
+            if isinstance(paragraph, list):
+                table = document.add_table(rows=len(paragraph), cols=len(paragraph[0]))
+                for r, row in enumerate(paragraph):
+                    for c, value in enumerate(row):
+                        table.cell(r, c).text = value
+            else:
+                document.add_paragraph(paragraph)
+    document.save(str(path))
+    return path
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """A folder with a PDF, a deck, a Word file and a Markdown note on social protection."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    make_pdf(folder / "pensions.pdf", [
+        "Old-age pensions in China. The rural pension scheme launched in 2009 pays a basic pension financed by the government.",
+        "Coverage grew quickly because enrolment was linked to household registration and local offices.",
+    ], title="China pensions note")
+    make_pptx(folder / "thailand.pptx", [
+        {"title": "Thailand informal workers", "bullets": ["Section 40 of the Social Security Act", "Voluntary scheme since 2011"],
+         "notes": "The government adds a co-contribution to each member's payment."},
+        {"title": "Health coverage", "bullets": ["Universal Coverage Scheme from 2002", "Financed by general taxation"],
+         "table": [["Scheme", "Year"], ["UCS", "2002"]]},
+    ])
+    make_docx(folder / "zambia.docx", {
+        "Construction workers": ["Many builders work casually for small contractors and change sites often."],
+        "Domestic workers": ["Domestic workers rarely have written contracts with the households that employ them."],
+    }, title="Zambia field research")
+    (folder / "monotributo.md").write_text(
+        "# Monotributo\n\nArgentina's simplified regime merges tax and social security contributions in one monthly payment.\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture
+def fake_kb(tmp_path: Path, fake_embedder: FakeEmbedder) -> KnowledgeBase:
+    """An empty knowledge base in a temporary directory, with the fake embedder."""
+    return KnowledgeBase(tmp_path / "data", embedder=fake_embedder)
+
+
+@pytest.fixture
+def indexed_kb(fake_kb: KnowledgeBase, small_corpus: Path) -> KnowledgeBase:
+    """``fake_kb`` with ``small_corpus`` indexed."""
+    fake_kb.index([small_corpus])
+    return fake_kb

@@ -1,0 +1,147 @@
+"""The JSON API and the search page, through Flask's test client with the fake embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from search_app import create_app
+
+
+@pytest.fixture
+def client(indexed_kb, fake_embedder):
+    app = create_app({"KB_DATA_DIR": str(indexed_kb.data_dir), "KB_EMBEDDER": fake_embedder, "TESTING": True})
+    return app.test_client()
+
+
+@pytest.fixture
+def empty_client(tmp_path, fake_embedder):
+    app = create_app({"KB_DATA_DIR": str(tmp_path / "nothing"), "KB_EMBEDDER": fake_embedder, "TESTING": True})
+    return app.test_client()
+
+
+def assert_error_shape(response, status: int, code: str | None = None):
+    assert response.status_code == status
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    if code:
+        assert body["error"]["code"] == code
+
+
+def test_search_returns_ranked_passages_with_sources(client):
+    body = client.get("/api/search?q=Section 40 voluntary scheme Thailand&k=3").get_json()
+    assert body["query"] == "Section 40 voluntary scheme Thailand"
+    assert isinstance(body["took_ms"], float)
+    first = body["results"][0]
+    assert [r["rank"] for r in body["results"]] == list(range(1, len(body["results"]) + 1))
+    assert first["document"]["filename"] == "thailand.pptx"
+    assert first["location"] == {"slide": 1}
+    assert first["document"]["url"] == f"/api/documents/{first['document']['id']}/file"
+    assert set(first) >= {"rank", "score", "text", "highlights", "document", "location", "passage_id"}
+    marked = {first["text"][start:end].lower() for start, end in first["highlights"]}
+    assert {"section", "40", "voluntary", "thailand"} <= marked
+
+
+def test_pdf_hits_link_to_their_page(client):
+    body = client.get("/api/search?q=household registration local offices&k=1").get_json()
+    hit = body["results"][0]
+    assert hit["location"] == {"page": 2}
+    assert hit["document"]["url"].endswith("/file#page=2")
+
+
+def test_documents_list_and_detail(client):
+    documents = client.get("/api/documents").get_json()["documents"]
+    assert sorted(d["filename"] for d in documents) == ["monotributo.md", "pensions.pdf", "thailand.pptx", "zambia.docx"]
+    assert all(d["passage_count"] > 0 for d in documents)
+    one = client.get(f"/api/documents/{documents[0]['id']}").get_json()
+    assert one == documents[0]
+
+
+def test_original_file_is_served(client):
+    pdf = next(d for d in client.get("/api/documents").get_json()["documents"] if d["format"] == "pdf")
+    with client.get(pdf["url"]) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert response.data.startswith(b"%PDF")
+        assert response.headers["Content-Security-Policy"] == "sandbox"
+
+
+def test_health_reports_counts_and_model(client):
+    body = client.get("/api/health").get_json()
+    assert body["ok"] is True
+    assert body["documents"] == 4
+    assert body["passages"] >= 4
+    assert body["model"] == "fake-hash-embedder"
+
+
+@pytest.mark.parametrize(
+    "url, status, code",
+    [
+        ("/api/search?q=", 400, "invalid_query"),
+        ("/api/search?q=%20%20", 400, "invalid_query"),
+        ("/api/search?q=" + "x" * 501, 400, "invalid_query"),
+        ("/api/search?q=pension&k=0", 400, "invalid_query"),
+        ("/api/search?q=pension&k=ten", 400, "invalid_query"),
+        ("/api/search?q=pension&k=1000", 400, "invalid_query"),
+        ("/api/documents/9999", 404, "document_not_found"),
+        ("/api/documents/9999/file", 404, "document_not_found"),
+        ("/api/no-such-endpoint", 404, "not_found"),
+    ],
+)
+def test_every_api_error_has_one_shape(client, url, status, code):
+    assert_error_shape(client.get(url), status, code)
+
+
+def test_wrong_method_is_a_json_405(client):
+    assert_error_shape(client.post("/api/search?q=pension"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("url", ["/api/search?q=pension", "/api/documents", "/api/health"])
+def test_no_index_yet_is_503_saying_what_to_run(empty_client, url):
+    response = empty_client.get(url)
+    assert_error_shape(response, 503, "index_not_built")
+    assert "kb index" in response.get_json()["error"]["message"]
+
+
+def test_original_moved_away_is_404(client, indexed_kb):
+    document = next(d for d in indexed_kb.documents() if d.format == "pdf")
+    import os
+
+    os.remove(document.path)
+    assert_error_shape(client.get(f"/api/documents/{document.id}/file"), 404, "document_not_found")
+
+
+def test_search_page_shows_escaped_highlighted_results(client):
+    html = client.get("/?q=Universal Coverage Scheme").get_data(as_text=True)
+    assert "<mark>Universal</mark>" in html
+    assert "thailand.pptx" in html
+    assert "slide 2" in html
+
+
+def test_search_page_escapes_document_markup(tmp_path, fake_embedder):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "evil.md").write_text("# Evil\n\nPensions <script>alert(1)</script> and <img src=x onerror=alert(2)>\n", encoding="utf-8")
+    app = create_app({"KB_DATA_DIR": str(tmp_path / "data"), "KB_EMBEDDER": fake_embedder, "TESTING": True})
+    app.extensions["kb"].index([folder])
+    html = app.test_client().get("/?q=pensions alert").get_data(as_text=True)
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html or "Pensions" in html
+
+
+def test_search_page_explains_problems_without_error_status(client, empty_client):
+    assert client.get("/").status_code == 200
+    response = client.get("/?q=" + "y" * 600)
+    assert response.status_code == 200 and "limit is 500" in response.get_data(as_text=True)
+    response = empty_client.get("/?q=pensions")
+    assert response.status_code == 200 and "kb index" in response.get_data(as_text=True)
+
+
+def test_settings_come_from_defaults_environment_then_config(monkeypatch, tmp_path):
+    monkeypatch.setenv("KB_DEFAULT_K", "7")
+    monkeypatch.setenv("KB_MAX_QUERY_CHARS", "300")
+    app = create_app({"KB_MAX_QUERY_CHARS": 200, "KB_DATA_DIR": str(tmp_path)})
+    assert app.config["KB_DEFAULT_K"] == 7
+    assert app.config["KB_MAX_QUERY_CHARS"] == 200
+    assert app.config["KB_MODEL"] == "all-MiniLM-L6-v2"

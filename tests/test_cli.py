@@ -1,0 +1,76 @@
+"""The ``kb`` command through click's runner, with the fake embedder standing in for the model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import indexer.kb
+from indexer.cli import main
+
+
+@pytest.fixture
+def run(monkeypatch, tmp_path, fake_embedder):
+    monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
+    data_dir = str(tmp_path / "data")
+
+    def invoke(*args):
+        return CliRunner().invoke(main, [*args, "--data-dir", data_dir], catch_exceptions=False)
+
+    return invoke
+
+
+def test_index_reports_indexed_then_unchanged(run, small_corpus):
+    first = run("index", str(small_corpus))
+    assert first.exit_code == 0
+    assert "4 indexed" in first.output
+    second = run("index", str(small_corpus))
+    assert "0 indexed" in second.output and "4 unchanged" in second.output
+
+
+def test_index_names_skipped_files_and_goes_on(run, small_corpus):
+    (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
+    (small_corpus / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    result = run("index", str(small_corpus))
+    assert result.exit_code == 0
+    assert "4 indexed" in result.output and "2 skipped" in result.output
+    assert "broken.pdf" in result.output and "old.doc: legacy binary Office file" in result.output
+
+
+def test_search_json_has_the_api_shape(run, small_corpus):
+    run("index", str(small_corpus))
+    result = run("search", "Universal Coverage Scheme", "-k", "2", "--json")
+    body = json.loads(result.output)
+    assert body["query"] == "Universal Coverage Scheme"
+    assert len(body["results"]) == 2
+    assert body["results"][0]["location"] == {"slide": 2}
+
+
+def test_search_text_output_cites_the_source(run, small_corpus):
+    run("index", str(small_corpus))
+    result = run("search", "domestic workers contracts", "-k", "1")
+    assert "Zambia field research" in result.output
+    assert "zambia.docx" in result.output
+
+
+def test_list_and_stats_json_match_the_api(run, small_corpus):
+    run("index", str(small_corpus))
+    documents = json.loads(run("list", "--json").output)["documents"]
+    assert len(documents) == 4 and {"id", "title", "type", "filename", "url", "passage_count"} <= set(documents[0])
+    stats = json.loads(run("stats", "--json").output)
+    assert stats["ok"] is True and stats["documents"] == 4
+
+
+def test_errors_are_one_line_messages_not_tracebacks(run):
+    result = run("search", "pensions")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no index in") and "kb index" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_empty_question_is_refused(run, small_corpus):
+    run("index", str(small_corpus))
+    result = run("search", "   ")
+    assert result.exit_code == 1 and "question is empty" in result.output

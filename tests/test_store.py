@@ -1,0 +1,170 @@
+"""The index directory: SQLite rows, the FTS5 mirror, FAISS ids, versions and the manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from indexer.errors import DocumentNotFound, IndexNotBuilt, KBError
+from indexer.records import Document, Location, Passage
+from indexer.store import Manifest, Store
+from indexer.vectors import search_vectors
+
+from .conftest import FakeEmbedder
+
+EMBEDDER = FakeEmbedder()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store.create(tmp_path / "index", Manifest(model=EMBEDDER.name, dimension=EMBEDDER.dimension))
+    yield store
+    store.close()
+
+
+def _save(store: Store, path: str, texts: list[str], document_id: int = 0) -> Document:
+    document = Document(id=document_id, path=path, filename=Path(path).name, title=Path(path).stem, type="note",
+                        format="text", sha256=f"sha-{path}-{len(texts)}", size=1, indexed_at="")
+    passages = [Passage(text=text, location=Location(page=n + 1), ordinal=n, char_end=len(text)) for n, text in enumerate(texts)]
+    with store.writing():
+        return store.save_document(document, passages, EMBEDDER.encode(texts))
+
+
+def _passage_ids(store: Store, document_id: int | None = None) -> list[int]:
+    query, args = ("SELECT id FROM passages ORDER BY id", ()) if document_id is None else (
+        "SELECT id FROM passages WHERE document_id = ? ORDER BY id", (document_id,))
+    return [row[0] for row in store.connection().execute(query, args)]
+
+
+def _fts(store: Store, word: str) -> list[int]:
+    return [row[0] for row in store.connection().execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (word,))]
+
+
+def _nearest(store: Store, text: str, k: int = 10) -> dict[int, float]:
+    return search_vectors(store.vector_index(), EMBEDDER.encode([text])[0], k)
+
+
+def test_save_document_returns_the_stored_document_with_ids(store):
+    saved = _save(store, "/docs/pensions.txt", ["Rural pensions in China.", "Coverage grew fast."])
+    assert saved.id > 0 and saved.passage_count == 2
+    assert store.document(saved.id) == saved
+    stored = store.passages(_passage_ids(store, saved.id))
+    assert [p.text for p in stored.values()] == ["Rural pensions in China.", "Coverage grew fast."]
+    assert [p.location.page for p in stored.values()] == [1, 2]
+    assert all(p.document_id == saved.id and p.id == key for key, p in stored.items())
+
+
+def test_faiss_ids_are_the_sqlite_passage_ids(store):
+    _save(store, "/docs/a.txt", ["maternity cash benefits", "employment injury insurance"])
+    _save(store, "/docs/b.txt", ["unemployment protection for traders"])
+    index = store.vector_index()
+    assert sorted(faiss.vector_to_array(index.id_map).tolist()) == _passage_ids(store)
+    for passage_id, passage in store.passages(_passage_ids(store)).items():
+        assert next(iter(_nearest(store, passage.text))) == passage_id
+
+
+def test_delete_removes_passages_keywords_and_vectors(store):
+    kept = _save(store, "/docs/keep.txt", ["health insurance for farmers"])
+    gone = _save(store, "/docs/gone.txt", ["maternity benefits for domestic workers", "maternity leave rules"])
+    gone_ids = _passage_ids(store, gone.id)
+    assert sorted(_fts(store, "maternity")) == gone_ids
+    assert set(gone_ids) <= set(_nearest(store, "maternity benefits"))
+
+    with store.writing():
+        store.delete_document(gone.id)
+
+    assert _passage_ids(store) == _passage_ids(store, kept.id)
+    assert _fts(store, "maternity") == []
+    assert _fts(store, "farmers") == _passage_ids(store, kept.id)
+    assert set(_nearest(store, "maternity benefits")) == set(_passage_ids(store, kept.id))
+    with pytest.raises(DocumentNotFound):
+        store.document(gone.id)
+
+
+def test_deleting_a_missing_document_raises(store):
+    with pytest.raises(DocumentNotFound, match="42"):
+        store.delete_document(42)
+
+
+def test_version_increases_on_every_write(store):
+    versions = [store.version()]
+    first = _save(store, "/docs/a.txt", ["one"])
+    versions.append(store.version())
+    _save(store, "/docs/a.txt", ["one", "two"], document_id=first.id)
+    versions.append(store.version())
+    store.delete_document(first.id)
+    versions.append(store.version())
+    assert versions == [0, 1, 2, 3]
+
+
+def test_writing_saves_the_vectors_file_of_the_current_version_only(store):
+    _save(store, "/docs/a.txt", ["one"])
+    _save(store, "/docs/b.txt", ["two"])
+    assert sorted(path.name for path in store.data_dir.glob("vectors-*.faiss")) == ["vectors-2.faiss"]
+
+
+def test_missing_vectors_file_is_rebuilt_from_sqlite(store):
+    _save(store, "/docs/a.txt", ["social insurance for fishermen", "tax financed pensions"])
+    for path in store.data_dir.glob("vectors-*.faiss"):
+        path.unlink()
+    reopened = Store.open(store.data_dir)
+    index = reopened.vector_index()
+    assert index.ntotal == 2
+    assert next(iter(_nearest(reopened, "fishermen social insurance"))) == _passage_ids(store)[0]
+    reopened.close()
+
+
+def test_updated_document_keeps_its_id_and_replaces_its_passages(store):
+    first = _save(store, "/docs/a.txt", ["old wording about pensions"])
+    old_ids = _passage_ids(store, first.id)
+    updated = _save(store, "/docs/a.txt", ["new wording about healthcare", "second part"], document_id=first.id)
+    assert updated.id == first.id and updated.passage_count == 2
+    assert store.counts() == (1, 2)
+    assert not set(old_ids) & set(_passage_ids(store))
+    assert _fts(store, "pensions") == [] and _fts(store, "healthcare") == _passage_ids(store)[:1]
+    assert min(_passage_ids(store)) > max(old_ids)  # AUTOINCREMENT: ids (FAISS ids) are never reused
+
+
+def test_metadata_round_trips_as_json(store):
+    document = Document(id=0, path="/docs/c.txt", filename="c.txt", title="C", type="note", format="text", sha256="x",
+                        size=3, indexed_at="", metadata={"session": 2, "countries": ["Thailand", "Zambia"]})
+    saved = store.save_document(document, [], np.zeros((0, EMBEDDER.dimension), dtype=np.float32))
+    assert saved.metadata == {"session": 2, "countries": ["Thailand", "Zambia"]}
+    assert saved.indexed_at and saved.passage_count == 0
+
+
+def test_open_on_an_empty_directory_says_the_index_is_not_built(tmp_path):
+    with pytest.raises(IndexNotBuilt, match="kb index"):
+        Store.open(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", json.dumps({"model": "m"})])
+def test_damaged_manifest_is_reported_with_its_path(store, content):
+    manifest = store.data_dir / "manifest.json"
+    manifest.write_text(content, encoding="utf-8")
+    with pytest.raises(KBError, match="manifest.json is damaged") as raised:
+        Store.open(store.data_dir)
+    assert str(manifest) in raised.value.message
+
+
+def test_manifest_of_another_format_version_asks_for_a_rebuild(store):
+    manifest = store.data_dir / "manifest.json"
+    fields = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**fields, "format_version": 99}), encoding="utf-8")
+    with pytest.raises(KBError, match="--rebuild"):
+        Store.open(store.data_dir)
+
+
+def test_open_reads_the_manifest_written_by_create(store):
+    assert Store.open(store.data_dir).manifest == Manifest(model=EMBEDDER.name, dimension=EMBEDDER.dimension)
+
+
+def test_find_document_by_path_and_by_hash(store):
+    saved = _save(store, "/docs/a.txt", ["text"])
+    assert store.find_document(path="/docs/a.txt") == saved
+    assert store.find_document(sha256=saved.sha256) == saved
+    assert store.find_document(path="/docs/none.txt") is None
