@@ -11,10 +11,12 @@ import click
 
 from .embed import DEFAULT_MODEL
 from .errors import KBError
+from .evaluate import METRICS, run_evaluation
 from .kb import KnowledgeBase
 from .serialize import document_to_dict, result_to_dict
 
 DEFAULT_DATA_DIR = "var/kb"
+MODES = ("dense",)
 
 
 def _common(command):
@@ -117,3 +119,23 @@ def serve_command(kb: KnowledgeBase, host, port, workers):
     command = [sys.executable, "-m", "gunicorn", "--config", "python:search_app.gunicorn_conf",
                "--bind", f"{host}:{port}", "--workers", str(workers), "search_app.wsgi:app"]
     os.execv(sys.executable, command)
+
+
+@main.command("eval")
+@click.argument("dataset")
+@click.option("--split", default="test", show_default=True, help="dev, test or all for the corpus; a qrels/<split>.tsv for BEIR.")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(MODES), help="Retrieval mode(s) to compare (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON.")
+@_common
+def eval_command(kb: KnowledgeBase, dataset, split, modes, as_json):
+    """Measure nDCG@10, Recall@10/100 and MRR@10 on DATASET: `corpus` or a BEIR folder."""
+    show_progress = sys.stderr.isatty() and not os.environ.get("CI")
+    report = run_evaluation(kb, dataset, split, tuple(modes) or MODES, progress=show_progress)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+        return
+    click.echo(f"{report.dataset} ({report.split}, {report.queries} queries)")
+    click.echo(f"{'mode':<10}" + "".join(f"{metric:>12}" for metric in METRICS))
+    for mode, scores in report.modes.items():
+        click.echo(f"{mode:<10}" + "".join(f"{scores[metric]:>12.4f}" for metric in METRICS))
+    click.echo(f"runs and metrics written to {report.output}")

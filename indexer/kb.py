@@ -10,7 +10,7 @@ from pathlib import Path
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import IndexNotBuilt, ModelMismatch
-from .pipeline import find_files, index_files
+from .pipeline import find_files, index_files, index_records
 from .records import Document, IndexReport, SearchResult
 from .search import search
 from .store import Manifest, Store
@@ -102,13 +102,19 @@ class KnowledgeBase:
             self.close()
             shutil.rmtree(self.data_dir, ignore_errors=True)
         files = find_files([Path(path) for path in paths])
+        return index_files(self._writable_store(), self.embedder, files, self.chunking, progress=progress)
+
+    def index_records(self, records: list, progress: bool = False) -> IndexReport:
+        """Index text records (``evaluate.TextRecord``) as one-passage documents, for benchmarks."""
+        return index_records(self._writable_store(), self.embedder, records, self.chunking, progress=progress)
+
+    def _writable_store(self) -> Store:
+        """The store, created with this model's manifest when the directory has none yet."""
         if (self.data_dir / "manifest.json").exists():
-            store = self.store
-        else:
-            with self._lock:
-                self._store = Store.create(self.data_dir, Manifest(model=self.model, dimension=self.embedder.dimension))
-            store = self._store
-        return index_files(store, self.embedder, files, self.chunking, progress=progress)
+            return self.store
+        with self._lock:
+            self._store = Store.create(self.data_dir, Manifest(model=self.model, dimension=self.embedder.dimension))
+        return self._store
 
     def search(self, query: str, k: int = 10) -> SearchResult:
         """Rank passages for a question (see ``indexer.search.search``)."""

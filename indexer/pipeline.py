@@ -23,10 +23,10 @@ from .chunk import ChunkSettings, chunk_sections
 from .embed import Embedder
 from .errors import ExtractionError
 from .extract import SUPPORTED_EXTENSIONS, extract
-from .records import Document, IndexReport, Passage
+from .records import Document, IndexReport, Location, Passage, Section
 from .store import Store
 
-__all__ = ["SourceFile", "find_files", "index_files", "IGNORE_NAME"]
+__all__ = ["SourceFile", "find_files", "index_files", "index_records", "IGNORE_NAME"]
 
 log = logging.getLogger(__name__)
 IGNORE_NAME = ".kbignore"
@@ -161,3 +161,40 @@ def embedding_text(title: str, passage: Passage) -> str:
     if passage.heading and not passage.text.startswith(passage.heading):
         context.append(passage.heading)
     return "\n".join(context + [passage.text])
+
+
+def index_records(store: Store, embedder: Embedder, records: list, chunking: ChunkSettings, progress: bool = False,
+                  batch: int = 256) -> IndexReport:
+    """Index text records (an evaluation corpus) as documents, embedding across records in batches.
+
+    Args:
+        store: the open index, locked for writing during the call.
+        embedder: the index's model.
+        records: objects with ``key``, ``title``, ``text`` and ``sha256`` (``evaluate.TextRecord``).
+        chunking: passage length and overlap.
+        progress: show a progress bar.
+        batch: records embedded per model call.
+
+    Returns:
+        The run's report (records count as files).
+    """
+    report = IndexReport()
+    started = time.perf_counter()
+    bar = tqdm(total=len(records), unit="record", disable=not progress, dynamic_ncols=True)
+    with store.writing():
+        for first in range(0, len(records), batch):
+            chunked = [(record, chunk_sections((Section(record.text, Location()),), chunking)) for record in records[first:first + batch]]
+            texts = [embedding_text(record.title, passage) for record, passages in chunked for passage in passages]
+            vectors = embedder.encode(texts)
+            offset = 0
+            for record, passages in chunked:
+                document = Document(id=0, path=f"record:{record.key}", filename=record.key, title=record.title, type="record",
+                                    format="text", sha256=record.sha256, size=len(record.text), indexed_at="")
+                store.save_document(document, passages, vectors[offset:offset + len(passages)])
+                offset += len(passages)
+                report.indexed.append(record.key)
+                report.passages += len(passages)
+            bar.update(len(chunked))
+    bar.close()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,254 @@
+"""Measure answer quality: nDCG@10, Recall@10, Recall@100 and MRR@10 with ranx.
+
+Two kinds of dataset:
+
+- the corpus questions (``corpus/eval/questions.jsonl``), judged by *location*
+  (file and page, slide or section) so the judgments survive re-chunking: a
+  ranked list of passages becomes a ranked list of locations, each at its best
+  passage's rank;
+- any BEIR-layout folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``),
+  judged by document id, indexed once into its own directory, one passage per record.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .chunk import ChunkSettings
+from .errors import DatasetError, IndexNotBuilt
+from .records import Hit, Location
+
+__all__ = ["METRICS", "EvalSet", "EvalReport", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run"]
+
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Questions and graded judgments: ``qrels[query_id][key] = grade``."""
+
+    name: str
+    split: str
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class TextRecord:
+    """One record of a BEIR corpus, to index as a document of one passage."""
+
+    key: str
+    title: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(f"{self.title}\n{self.text}".encode()).hexdigest()
+
+
+def location_key(filename: str, location: Location) -> str:
+    """The judgment key of a passage's location, e.g. ``notes/x.pdf#page=3``."""
+    if location.slide is not None:
+        return f"{filename}#slide={location.slide}"
+    if location.page is not None:
+        return f"{filename}#page={location.page}"
+    if location.section:
+        return f"{filename}#section={location.section}"
+    return filename
+
+
+def load_questions(path: Path, split: str) -> EvalSet:
+    """Read ``questions.jsonl`` (``{"id", "question", "split", "relevant": [...]}`` a line).
+
+    Args:
+        path: the questions file.
+        split: ``dev``, ``test`` or ``all``.
+
+    Raises:
+        DatasetError: the file is missing or a line is malformed.
+    """
+    queries, qrels = {}, {}
+    for number, entry in enumerate(_json_lines(path), start=1):
+        try:
+            if split not in ("all", entry["split"]):
+                continue
+            judged = {_judgment_key(item): int(item["grade"]) for item in entry["relevant"]}
+            queries[str(entry["id"])] = entry["question"]
+            qrels[str(entry["id"])] = judged
+        except (KeyError, TypeError, ValueError) as error:
+            raise DatasetError(f"{path}, line {number}: {error!r} missing or malformed; see corpus/src/FORMAT.md") from error
+    if not queries:
+        raise DatasetError(f"{path} has no questions in split {split!r}")
+    return EvalSet(name="corpus", split=split, queries=queries, qrels=qrels)
+
+
+def _judgment_key(item: dict) -> str:
+    location = Location(page=item.get("page"), slide=item.get("slide"), section=item.get("section"))
+    return location_key(item["file"], location)
+
+
+def _json_lines(path: Path) -> Iterator[dict]:
+    if not path.is_file():
+        raise DatasetError(f"{path} not found")
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DatasetError(f"{path}, line {number}: not JSON ({error})") from error
+
+
+def load_beir(folder: Path, split: str) -> EvalSet:
+    """Read a BEIR folder's queries and ``qrels/<split>.tsv`` (only judged queries are kept).
+
+    Raises:
+        DatasetError: a file is missing or malformed.
+    """
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise DatasetError(f"{qrels_path} not found; a BEIR folder has corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
+    qrels: dict[str, dict[str, int]] = {}
+    with open(qrels_path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            try:
+                qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+            except (KeyError, ValueError, TypeError) as error:
+                raise DatasetError(f"{qrels_path}: bad row {row} ({error!r})") from error
+    queries = {str(entry["_id"]): entry["text"] for entry in _json_lines(folder / "queries.jsonl") if str(entry["_id"]) in qrels}
+    return EvalSet(name=folder.name, split=split, queries=queries, qrels={q: qrels[q] for q in queries})
+
+
+def beir_records(folder: Path) -> list[TextRecord]:
+    """The records of a BEIR ``corpus.jsonl``."""
+    try:
+        return [TextRecord(key=str(entry["_id"]), title=entry.get("title") or "", text=entry.get("text") or "")
+                for entry in _json_lines(folder / "corpus.jsonl")]
+    except KeyError as error:
+        raise DatasetError(f"{folder / 'corpus.jsonl'}: a record has no {error}") from error
+
+
+def run_queries(eval_set: EvalSet, search: Callable[[str], tuple[Hit, ...]], key: Callable[[Hit], str]) -> dict[str, dict[str, float]]:
+    """Search every question; keep each key (location or document) at its best passage's score.
+
+    Args:
+        eval_set: the questions.
+        search: returns the ranked hits of one question.
+        key: names the judged unit a hit belongs to.
+
+    Returns:
+        ``run[query_id][key] = score``, as ranx takes it.
+    """
+    run: dict[str, dict[str, float]] = {}
+    for query_id, question in eval_set.queries.items():
+        ranked: dict[str, float] = {}
+        for position, hit in enumerate(search(question)):
+            # Scores from rank, so ties (and fusions with other scales) keep the search's order.
+            ranked.setdefault(key(hit), 1.0 / (position + 1))
+        run[query_id] = ranked
+    return run
+
+
+def score_run(eval_set: EvalSet, run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The mean of each of ``METRICS`` over the questions (a question with no results scores 0)."""
+    from numba.core.errors import NumbaTypeSafetyWarning
+    from ranx import Qrels, Run, evaluate
+
+    # ranx needs at least one entry per query; a sentinel key no judgment names scores zero.
+    padded = {query_id: ranked or {"\u0000none": 0.0} for query_id, ranked in run.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaTypeSafetyWarning)
+        scores = evaluate(Qrels(eval_set.qrels), Run(padded), list(METRICS), make_comparable=True)
+    return {metric: round(float(scores[metric]), 4) for metric in METRICS}
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Metrics per retrieval mode for one dataset and split, with where the runs were written."""
+
+    dataset: str
+    split: str
+    queries: int
+    modes: dict[str, dict[str, float]]
+    output: Path
+
+    def to_dict(self) -> dict:
+        """The ``kb eval --json`` shape."""
+        return {"dataset": self.dataset, "split": self.split, "queries": self.queries, "modes": self.modes}
+
+
+def evaluate_dataset(kb, eval_set: EvalSet, key: Callable[[Hit], str], modes: tuple[str, ...], output_dir: Path) -> EvalReport:
+    """Run every mode over the questions, score the runs and save runs and metrics as JSON.
+
+    Args:
+        kb: a ``KnowledgeBase`` holding the dataset's index.
+        eval_set: the questions and judgments.
+        key: names the judged unit of a hit (location or record id).
+        modes: retrieval modes to compare.
+        output_dir: where ``<dataset>-<split>.json`` is written.
+
+    Returns:
+        The metrics of each mode.
+    """
+    results, runs = {}, {}
+    for mode in modes:
+        runs[mode] = run_queries(eval_set, lambda question: kb.search(question, k=100).hits, key)
+        results[mode] = score_run(eval_set, runs[mode])
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / f"{eval_set.name}-{eval_set.split}.json"
+    report = EvalReport(dataset=eval_set.name, split=eval_set.split, queries=len(eval_set.queries), modes=results, output=output)
+    output.write_text(json.dumps({**report.to_dict(), "runs": runs}, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report
+
+
+def run_evaluation(kb, dataset: str | Path, split: str, modes: tuple[str, ...], progress: bool = False) -> EvalReport:
+    """Evaluate ``kb``'s retrieval on a dataset, building the index it needs first.
+
+    Args:
+        kb: the ``KnowledgeBase`` whose data directory and model to use.
+        dataset: a document folder with ``eval/questions.jsonl`` (e.g. ``corpus``), indexed
+            incrementally into ``kb``; or a BEIR folder, indexed once into ``<data dir>/eval/<name>``.
+        split: which questions to use.
+        modes: retrieval modes to compare.
+        progress: show progress bars while indexing.
+
+    Raises:
+        DatasetError: ``dataset`` is neither kind of folder.
+    """
+    folder = Path(dataset)
+    if (folder / "eval" / "questions.jsonl").is_file():
+        eval_set = load_questions(folder / "eval" / "questions.jsonl", split)
+        kb.index([folder], progress=progress)
+        return evaluate_dataset(kb, eval_set, lambda hit: location_key(hit.document.filename, hit.passage.location),
+                                modes, kb.data_dir / "eval")
+    if (folder / "corpus.jsonl").is_file():
+        eval_set = load_beir(folder, split)
+        beir_kb = _beir_index(kb, folder, progress)
+        return evaluate_dataset(beir_kb, eval_set, lambda hit: hit.document.filename, modes, kb.data_dir / "eval")
+    raise DatasetError(f"{folder} is neither a document folder with eval/questions.jsonl nor a BEIR folder with corpus.jsonl")
+
+
+def _beir_index(kb, folder: Path, progress: bool):
+    """The knowledge base of a BEIR corpus under ``<data dir>/eval/<name>``, built if missing or incomplete."""
+    from .kb import KnowledgeBase
+
+    records = beir_records(folder)
+    # One passage per record, cut by the model at its input limit, as published BEIR figures do.
+    beir_kb = KnowledgeBase(kb.data_dir / "eval" / folder.name, embedder=kb.embedder,
+                            chunking=ChunkSettings(max_words=100_000, overlap_words=0))
+    try:
+        complete = beir_kb.stats().documents == len(records)
+    except IndexNotBuilt:
+        complete = False
+    if not complete:
+        beir_kb.close()
+        shutil.rmtree(beir_kb.data_dir, ignore_errors=True)
+        beir_kb.index_records(records, progress=progress)
+    return beir_kb
