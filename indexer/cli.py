@@ -11,12 +11,14 @@ import click
 
 from .embed import DEFAULT_MODEL
 from .errors import KBError
-from .evaluate import METRICS, run_evaluation
+from .bench import measure_latency
+from .evaluate import METRICS, open_dataset, run_evaluation
 from .kb import KnowledgeBase
+from .search import MODES
 from .serialize import document_to_dict, result_to_dict
 
 DEFAULT_DATA_DIR = "var/kb"
-MODES = ("dense",)
+
 
 
 def _common(command):
@@ -61,14 +63,30 @@ def index_command(kb: KnowledgeBase, paths, rebuild):
     click.echo(report.summary())
 
 
+def _parse_filters(pairs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """``("type=presentation", "country=Thailand")`` -> ``{"type": ("presentation",), ...}``."""
+    filters: dict[str, list[str]] = {}
+    for pair in pairs:
+        field, separator, value = pair.partition("=")
+        if not separator or not field.strip() or not value.strip():
+            raise click.BadParameter(f"{pair!r} is not FIELD=VALUE (e.g. type=presentation)", param_hint="--filter")
+        filters.setdefault(field.strip(), []).append(value.strip())
+    return {field: tuple(values) for field, values in filters.items()}
+
+
 @main.command("search")
 @click.argument("question")
-@click.option("-k", "k", default=10, show_default=True, help="Number of passages.")
+@click.option("-k", "k", default=10, show_default=True, help="Number of passages (documents with --group).")
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES), help="Retrieval mode.")
+@click.option("--filter", "filter_pairs", multiple=True, metavar="FIELD=VALUE",
+              help="Only documents with this catalogue value: type, format, session, country, language, year, speaker, organisation.")
+@click.option("--per-document", type=int, default=None, help="At most N passages of one document (0: no cap; default 3).")
+@click.option("--group", is_flag=True, help="One entry per document with its best passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @_common
-def search_command(kb: KnowledgeBase, question, k, as_json):
+def search_command(kb: KnowledgeBase, question, k, mode, filter_pairs, per_document, group, as_json):
     """Answer QUESTION with the best passages and their sources."""
-    result = kb.search(question, k=k)
+    result = kb.search(question, k=k, mode=mode, filters=_parse_filters(filter_pairs), per_document=per_document, group=group)
     if as_json:
         _print_json(result_to_dict(result))
         return
@@ -139,3 +157,24 @@ def eval_command(kb: KnowledgeBase, dataset, split, modes, as_json):
     for mode, scores in report.modes.items():
         click.echo(f"{mode:<10}" + "".join(f"{scores[metric]:>12.4f}" for metric in METRICS))
     click.echo(f"runs and metrics written to {report.output}")
+
+
+@main.command("bench")
+@click.argument("dataset")
+@click.option("--split", default="test", show_default=True, help="Whose questions to time.")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(MODES), help="Retrieval mode(s) to time (default: all).")
+@click.option("--queries", default=200, show_default=True, help="How many questions to time.")
+@click.option("-k", "k", default=10, show_default=True, help="Results per question.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@_common
+def bench_command(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json):
+    """Time warm searches (encode, both searches, fusion, fetching passages) on DATASET's questions."""
+    opened = open_dataset(kb, dataset, split, progress=sys.stderr.isatty() and not os.environ.get("CI"))
+    questions = list(opened.eval_set.queries.values())[:queries]
+    reports = [measure_latency(opened.kb, questions, k=k, mode=mode) for mode in (modes or MODES)]
+    if as_json:
+        click.echo(json.dumps({"dataset": opened.eval_set.name, "latency": [report.to_dict() for report in reports]}))
+        return
+    click.echo(f"{opened.eval_set.name}: {len(questions)} warm queries, k={k}")
+    for report in reports:
+        click.echo(f"{report.mode:<8} p50 {report.p50_ms:6.1f} ms   p95 {report.p95_ms:6.1f} ms   mean {report.mean_ms:6.1f} ms")

@@ -18,6 +18,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .errors import ModelUnavailable
+from .onnx_runtime import onnx_encoder_for
 
 __all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "load_embedder", "resolve_model"]
 
@@ -75,12 +76,17 @@ class SentenceTransformerEmbedder:
             ) from error
         self.name = name
         self.dimension = int(self._model.get_embedding_dimension())
+        self._onnx = onnx_encoder_for(self._model, location)
 
     def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """Embed ``texts`` as unit-length float32 rows (see ``Embedder.encode``).
 
         Batches of 16 measured fastest on a 2-core CPU (12 passages/s against 7 for 32 or 64).
         """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(list(texts), batch_size)
         vectors = self._model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )

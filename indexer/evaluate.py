@@ -25,7 +25,7 @@ from .chunk import ChunkSettings
 from .errors import DatasetError, IndexNotBuilt
 from .records import Hit, Location
 
-__all__ = ["METRICS", "EvalSet", "EvalReport", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run"]
+__all__ = ["METRICS", "EvalSet", "EvalReport", "OpenDataset", "open_dataset", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run"]
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
@@ -199,7 +199,8 @@ def evaluate_dataset(kb, eval_set: EvalSet, key: Callable[[Hit], str], modes: tu
     """
     results, runs = {}, {}
     for mode in modes:
-        runs[mode] = run_queries(eval_set, lambda question: kb.search(question, k=100).hits, key)
+        # No per-document cap: it is a display choice, and judgments often name several pages of one document.
+        runs[mode] = run_queries(eval_set, lambda question: kb.search(question, k=100, mode=mode, per_document=0).hits, key)
         results[mode] = score_run(eval_set, runs[mode])
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{eval_set.name}-{eval_set.split}.json"
@@ -208,15 +209,23 @@ def evaluate_dataset(kb, eval_set: EvalSet, key: Callable[[Hit], str], modes: tu
     return report
 
 
-def run_evaluation(kb, dataset: str | Path, split: str, modes: tuple[str, ...], progress: bool = False) -> EvalReport:
-    """Evaluate ``kb``'s retrieval on a dataset, building the index it needs first.
+@dataclass(frozen=True)
+class OpenDataset:
+    """A dataset ready to query: its knowledge base, its questions, and how a hit maps to a judged key."""
+
+    kb: object
+    eval_set: EvalSet
+    key: Callable[[Hit], str]
+
+
+def open_dataset(kb, dataset: str | Path, split: str, progress: bool = False) -> OpenDataset:
+    """Load a dataset's questions and make sure its index is built.
 
     Args:
         kb: the ``KnowledgeBase`` whose data directory and model to use.
         dataset: a document folder with ``eval/questions.jsonl`` (e.g. ``corpus``), indexed
             incrementally into ``kb``; or a BEIR folder, indexed once into ``<data dir>/eval/<name>``.
         split: which questions to use.
-        modes: retrieval modes to compare.
         progress: show progress bars while indexing.
 
     Raises:
@@ -226,13 +235,17 @@ def run_evaluation(kb, dataset: str | Path, split: str, modes: tuple[str, ...], 
     if (folder / "eval" / "questions.jsonl").is_file():
         eval_set = load_questions(folder / "eval" / "questions.jsonl", split)
         kb.index([folder], progress=progress)
-        return evaluate_dataset(kb, eval_set, lambda hit: location_key(hit.document.filename, hit.passage.location),
-                                modes, kb.data_dir / "eval")
+        return OpenDataset(kb, eval_set, lambda hit: location_key(hit.document.filename, hit.passage.location))
     if (folder / "corpus.jsonl").is_file():
         eval_set = load_beir(folder, split)
-        beir_kb = _beir_index(kb, folder, progress)
-        return evaluate_dataset(beir_kb, eval_set, lambda hit: hit.document.filename, modes, kb.data_dir / "eval")
+        return OpenDataset(_beir_index(kb, folder, progress), eval_set, lambda hit: hit.document.filename)
     raise DatasetError(f"{folder} is neither a document folder with eval/questions.jsonl nor a BEIR folder with corpus.jsonl")
+
+
+def run_evaluation(kb, dataset: str | Path, split: str, modes: tuple[str, ...], progress: bool = False) -> EvalReport:
+    """Evaluate retrieval on a dataset (see ``open_dataset``) in each mode; runs are saved under ``<data dir>/eval``."""
+    opened = open_dataset(kb, dataset, split, progress)
+    return evaluate_dataset(opened.kb, opened.eval_set, opened.key, modes, kb.data_dir / "eval")
 
 
 def _beir_index(kb, folder: Path, progress: bool):

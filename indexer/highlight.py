@@ -19,6 +19,7 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     return _stemmer().stemWord(word.lower())
 
@@ -41,4 +42,12 @@ def highlight_ranges(text: str, terms: frozenset[str]) -> tuple[tuple[int, int],
     """
     if not terms:
         return ()
-    return tuple((m.start(), m.end()) for m in _WORD.finditer(text) if _stem(m.group()) in terms)
+    # Only words that start like a stem can have that stem: let the regex engine skip the rest.
+    candidates = _prefix_pattern(terms)
+    return tuple((m.start(), m.end()) for m in candidates.finditer(text) if _stem(m.group()) in terms)
+
+
+@functools.lru_cache(maxsize=256)
+def _prefix_pattern(terms: frozenset[str]) -> re.Pattern:
+    prefixes = sorted({term[:3] for term in terms}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.IGNORECASE | re.UNICODE)

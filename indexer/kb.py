@@ -6,13 +6,14 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import IndexNotBuilt, ModelMismatch
 from .pipeline import find_files, index_files, index_records
 from .records import Document, IndexReport, SearchResult
-from .search import search
+from .search import Fusion, SearchRequest, search
 from .store import Manifest, Store
 
 __all__ = ["KnowledgeBase", "Stats"]
@@ -45,11 +46,16 @@ class KnowledgeBase:
         embedder: an already loaded embedder (tests pass a fake one); default: load ``model``.
         chunking: passage length and overlap for indexing.
         max_query_chars: the longest question ``search`` accepts.
+        per_document: default cap on passages of one document in a result (0: none).
+        fusion: how hybrid search combines dense and keyword scores.
     """
 
     def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
-                 chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500):
+                 chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500, per_document: int = 3,
+                 fusion: Fusion = Fusion()):
         self.data_dir = Path(data_dir)
+        self.per_document = per_document
+        self.fusion = fusion
         self.model = embedder.name if embedder is not None else model
         self.chunking = chunking
         self.max_query_chars = max_query_chars
@@ -116,9 +122,24 @@ class KnowledgeBase:
             self._store = Store.create(self.data_dir, Manifest(model=self.model, dimension=self.embedder.dimension))
         return self._store
 
-    def search(self, query: str, k: int = 10) -> SearchResult:
-        """Rank passages for a question (see ``indexer.search.search``)."""
-        return search(self.store, self.embedder, query, k=k, max_chars=self.max_query_chars)
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Mapping[str, tuple[str, ...]] | None = None,
+               per_document: int | None = None, group: bool = False) -> SearchResult:
+        """Rank passages for a question (see ``indexer.search.search``).
+
+        Args:
+            query: the question.
+            k: passages to return (documents, with ``group``).
+            mode: ``hybrid``, ``dense`` or ``keyword``.
+            filters: catalogue field -> accepted values, applied before ranking.
+            per_document: at most this many passages of one document (0: no cap; default: the KB's).
+            group: one entry per document with its best passages.
+
+        Raises:
+            InvalidQuery: a bad question, k, mode or filter.
+        """
+        cap = self.per_document if per_document is None else per_document
+        request = SearchRequest(query=query, k=k, mode=mode, filters=dict(filters or {}), per_document=cap, group=group)
+        return search(self.store, self.embedder, request, fusion=self.fusion, max_chars=self.max_query_chars)
 
     def documents(self) -> list[Document]:
         """Every indexed document with its passage count."""

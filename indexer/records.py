@@ -118,6 +118,9 @@ class SearchResult:
     query: str
     hits: tuple[Hit, ...]
     took_ms: float
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    mode: str = "hybrid"
+    grouped: bool = False
 
 
 @dataclass

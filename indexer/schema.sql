@@ -1,5 +1,5 @@
 -- The index database. Passages keep their vectors so the FAISS file can be rebuilt;
--- passages_fts mirrors passages for keyword search, kept in step by the triggers below.
+-- passages_fts mirrors passages for keyword search, kept in step by the triggers below (same transaction).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -36,12 +36,14 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages (document_id);
 
+-- Keyword index: the passage text, and its context (document title and heading) as a second column.
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5 (
-    text, heading, content = 'passages', content_rowid = 'id', tokenize = 'porter unicode61 remove_diacritics 2'
+    text, context, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS passages_fts_insert AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+    INSERT INTO passages_fts (rowid, text, context)
+    VALUES (new.id, new.text, (SELECT title FROM documents WHERE id = new.document_id) || ' ' || new.heading);
 END;
 CREATE TRIGGER IF NOT EXISTS passages_fts_delete AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts (passages_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+    DELETE FROM passages_fts WHERE rowid = old.id;
 END;

@@ -1,67 +1,184 @@
-"""Answer a question: embed it, find the nearest passages, join them with their documents."""
+"""Answer a question: dense, keyword or hybrid retrieval, filters, a per-document cap, facets.
+
+Hybrid retrieval takes the top candidates of both sides, scores every
+candidate on *both* sides (a passage found by only one side gets its real
+score from the other, not zero), rescales each side to 0..1 over the
+candidates (min-max) and ranks by ``alpha * dense + (1 - alpha) * keyword``.
+Ties break on passage id, so results are deterministic.
+"""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
 
 from .embed import Embedder
 from .errors import InvalidQuery
+from .filters import FACET_FIELDS, document_values, filter_sql
 from .highlight import highlight_ranges, query_terms
+from .keyword import keyword_search
 from .records import Hit, SearchResult
 from .store import Store
-from .vectors import search_vectors
+from .vectors import search_vectors, vector_scores
 
-__all__ = ["MAX_K", "search", "check_query"]
+__all__ = ["MAX_K", "MODES", "Fusion", "SearchRequest", "search", "check_query"]
 
 MAX_K = 100
+# Candidates kept after fusion: enough for k=MAX_K, caps and grouping, and the facet counts.
+_FACET_DEPTH = 100
+_KEYWORD_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-keyword")
+MODES = ("hybrid", "dense", "keyword")
 
 
-def check_query(query: str, k: int, max_chars: int) -> str:
-    """Validate a question and a result count; return the question stripped.
+@dataclass(frozen=True)
+class Fusion:
+    """How hybrid retrieval combines the two sides (chosen on dev questions and SciFact train)."""
+
+    alpha: float = 0.6
+    depth: int = 100
+    keyword_depth: int = 300
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One question and how to answer it."""
+
+    query: str
+    k: int = 10
+    mode: str = "hybrid"
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    per_document: int = 0
+    group: bool = False
+
+
+def check_query(request: SearchRequest, max_chars: int) -> str:
+    """Validate a request; return its question stripped.
 
     Raises:
-        InvalidQuery: the question is empty or longer than ``max_chars``, or ``k`` is out of 1..MAX_K.
+        InvalidQuery: empty or over-long question, ``k`` outside 1..MAX_K, unknown mode, negative cap.
     """
-    query = (query or "").strip()
+    query = (request.query or "").strip()
     if not query:
         raise InvalidQuery("the question is empty; type a few words to search for")
     if len(query) > max_chars:
         raise InvalidQuery(f"the question is {len(query)} characters long; the limit is {max_chars}")
-    if not 1 <= k <= MAX_K:
-        raise InvalidQuery(f"k must be between 1 and {MAX_K}, not {k}")
+    if not 1 <= request.k <= MAX_K:
+        raise InvalidQuery(f"k must be between 1 and {MAX_K}, not {request.k}")
+    if request.mode not in MODES:
+        raise InvalidQuery(f"unknown mode {request.mode!r}; use one of {', '.join(MODES)}")
+    if request.per_document < 0:
+        raise InvalidQuery("per_document must be 0 (no cap) or more")
     return query
 
 
-def search(store: Store, embedder: Embedder, query: str, k: int = 10, max_chars: int = 500) -> SearchResult:
-    """Rank passages by cosine similarity to the question.
+def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fusion = Fusion(), max_chars: int = 500) -> SearchResult:
+    """Rank passages for a question.
 
     Args:
         store: the open index.
         embedder: the index's model.
-        query: the question, in the user's words.
-        k: how many passages to return.
+        request: the question, k, mode, filters, per-document cap and grouping.
+        fusion: hybrid parameters.
         max_chars: the longest question accepted.
 
     Returns:
-        The ranked hits with their documents and the query's words highlighted.
+        Ranked hits with documents and highlights, and facet counts over the candidates.
 
     Raises:
-        InvalidQuery: see ``check_query``.
+        InvalidQuery: see ``check_query``; an unknown filter field.
     """
     started = time.perf_counter()
-    query = check_query(query, k, max_chars)
-    vector = embedder.encode([query])[0]
-    scores = search_vectors(store.vector_index(), vector, k)
-    passages = store.passages(list(scores))
-    documents = {}
+    query = check_query(request, max_chars)
+    allowed_sql, allowed_args = filter_sql(request.filters)
+    scores = _candidates(store, embedder, query, request.mode, fusion, allowed_sql, allowed_args)
+    ranked = sorted(scores, key=lambda passage_id: (-scores[passage_id], passage_id))
+    owners = store.passage_documents(ranked)
+    ranked = [passage_id for passage_id in ranked[:_FACET_DEPTH] if passage_id in owners]
+    chosen = _choose(ranked, owners, request)
+    passages = store.passages(chosen)
+    documents = store.documents_by_id(list(dict.fromkeys(owners[i] for i in ranked)))
     terms = query_terms(query)
-    hits = []
-    for passage_id, score in scores.items():
-        passage = passages.get(passage_id)
-        if passage is None:  # removed since the vectors were loaded
-            continue
-        if passage.document_id not in documents:
-            documents[passage.document_id] = store.document(passage.document_id)
-        hits.append(Hit(rank=len(hits) + 1, score=score, passage=passage, document=documents[passage.document_id],
-                        highlights=highlight_ranges(passage.text, terms)))
-    return SearchResult(query=query, hits=tuple(hits), took_ms=(time.perf_counter() - started) * 1000)
+    hits = tuple(
+        Hit(rank=rank, score=scores[passage_id], passage=passages[passage_id], document=documents[owners[passage_id]],
+            highlights=highlight_ranges(passages[passage_id].text, terms))
+        for rank, passage_id in enumerate(chosen, start=1)
+    )
+    facets = _facets(ranked, owners, documents)
+    return SearchResult(query=query, hits=hits, took_ms=(time.perf_counter() - started) * 1000, facets=facets,
+                        mode=request.mode, grouped=request.group)
+
+
+def _candidates(store: Store, embedder: Embedder, query: str, mode: str, fusion: Fusion, allowed_sql: str, allowed_args: tuple) -> dict[int, float]:
+    """Scores of the candidate passages for one mode."""
+    allowed = None
+    if allowed_sql:
+        allowed = np.array([row[0] for row in store.connection().execute(allowed_sql, allowed_args)], dtype=np.int64)
+        if not len(allowed):
+            return {}
+    if mode == "keyword":
+        return keyword_search(store.connection(), query, fusion.depth, allowed_sql, allowed_args)
+    # FTS5 scores every matching passage to sort them, so a deep list costs little more than a short one;
+    # a passage that does not match has no query word, and a BM25 score of 0. It runs (on its own
+    # connection) while the question is embedded: both release the GIL.
+    keyword_job = None
+    if mode == "hybrid":
+        keyword_job = _KEYWORD_POOL.submit(lambda: keyword_search(store.connection(), query, fusion.keyword_depth, allowed_sql, allowed_args))
+    index = store.vector_index()
+    vector = embedder.encode([query])[0]
+    dense = search_vectors(index, vector, fusion.depth, allowed)
+    if keyword_job is None:
+        return dense
+    keyword_all = keyword_job.result()
+    keyword = dict(list(keyword_all.items())[: fusion.depth])
+    union = sorted(set(dense) | set(keyword))
+    dense_all = {**vector_scores(index, vector, [i for i in union if i not in dense]), **dense}
+    dense_scaled, keyword_scaled = _min_max(dense_all, union), _min_max(keyword_all, union)
+    return {i: fusion.alpha * dense_scaled[i] + (1 - fusion.alpha) * keyword_scaled[i] for i in union}
+
+
+def _min_max(scores: dict[int, float], ids: list[int]) -> dict[int, float]:
+    """Rescale to 0..1 over ``ids``; an id without a score counts as the lowest."""
+    values = [scores[i] for i in ids if i in scores]
+    if not values:
+        return {i: 0.0 for i in ids}
+    low, high = min(values), max(values)
+    span = high - low or 1.0
+    return {i: (scores[i] - low) / span if i in scores else 0.0 for i in ids}
+
+
+def _choose(ranked: list[int], owners: dict[int, int], request: SearchRequest) -> list[int]:
+    """The passages to show: capped per document, or grouped by document (best documents first)."""
+    if request.group:
+        by_document: dict[int, list[int]] = defaultdict(list)
+        for passage_id in ranked:
+            by_document[owners[passage_id]].append(passage_id)
+        cap = request.per_document or 3
+        best = list(by_document)[: request.k]
+        return [passage_id for document_id in best for passage_id in by_document[document_id][:cap]]
+    if not request.per_document:
+        return ranked[: request.k]
+    shown: Counter[int] = Counter()
+    chosen = []
+    for passage_id in ranked:
+        document_id = owners[passage_id]
+        if shown[document_id] < request.per_document:
+            shown[document_id] += 1
+            chosen.append(passage_id)
+            if len(chosen) == request.k:
+                break
+    return chosen
+
+
+def _facets(ranked: list[int], owners: dict[int, int], documents: dict) -> dict[str, dict[str, int]]:
+    """For each facet field, how many of the candidates' documents have each value."""
+    seen = list(dict.fromkeys(owners[passage_id] for passage_id in ranked))
+    facets = {}
+    for name in FACET_FIELDS:
+        counts = Counter(value for document_id in seen for value in set(document_values(name, documents[document_id])))
+        facets[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return facets

@@ -53,5 +53,21 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
 
 
 def result_to_dict(result: SearchResult) -> dict[str, Any]:
-    """A whole answer: the query, the time it took and the ranked hits."""
-    return {"query": result.query, "took_ms": round(result.took_ms, 2), "results": [hit_to_dict(hit) for hit in result.hits]}
+    """A whole answer: the query, mode, time taken, ranked hits (or documents, when grouped) and facets."""
+    results = _grouped(result) if result.grouped else [hit_to_dict(hit) for hit in result.hits]
+    return {"query": result.query, "mode": result.mode, "took_ms": round(result.took_ms, 2), "results": results,
+            "facets": result.facets}
+
+
+def _grouped(result: SearchResult) -> list[dict[str, Any]]:
+    """One entry per document, in order of its best passage, with its passages."""
+    groups: dict[int, dict[str, Any]] = {}
+    for hit in result.hits:
+        entry = hit_to_dict(hit)
+        group = groups.get(hit.document.id)
+        if group is None:
+            group = groups[hit.document.id] = {"rank": len(groups) + 1, "score": entry["score"], "document": entry["document"], "passages": []}
+            group["document"] = {**entry["document"], "url": file_url(hit.document)}
+        group["passages"].append({key: entry[key] for key in ("score", "text", "heading", "highlights", "location", "passage_id")}
+                                 | {"url": entry["document"]["url"]})
+    return list(groups.values())

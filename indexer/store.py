@@ -30,6 +30,7 @@ __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
 FORMAT_VERSION = 1
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
+_PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end"
 _DOCUMENT_COLUMNS = "d.id, d.path, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata"
 
 
@@ -143,6 +144,18 @@ class Store:
             raise DocumentNotFound(f"no document with id {document_id}; GET /api/documents lists them")
         return _document(row)
 
+    def documents_by_id(self, ids: list[int]) -> dict[int, Document]:
+        """The documents with these ids (missing ids are left out), by id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
+            f"FROM documents d WHERE d.id IN ({marks})",
+            list(ids),
+        )
+        return {row["id"]: _document(row) for row in rows}
+
     def find_document(self, *, path: str | None = None, sha256: str | None = None) -> Document | None:
         """The document stored from ``path``, or else with content ``sha256``, if any."""
         column, value = ("path", path) if path is not None else ("sha256", sha256)
@@ -154,8 +167,15 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.connection().execute(f"SELECT * FROM passages WHERE id IN ({marks})", ids)
+        rows = self.connection().execute(f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})", ids)
         return {row["id"]: _passage(row) for row in rows}
+
+    def passage_documents(self, ids: list[int]) -> dict[int, int]:
+        """The document id of each of these passages (missing ids are left out), by passage id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return dict(self.connection().execute(f"SELECT id, document_id FROM passages WHERE id IN ({marks})", ids).fetchall())
 
     def vector_index(self):
         """The FAISS index matching the database's current version, reloaded when it changes."""

@@ -16,8 +16,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-__all__ = ["new_vector_index", "build_vector_index", "save_vector_index", "load_vector_index", "search_vectors"]
+__all__ = ["new_vector_index", "build_vector_index", "save_vector_index", "load_vector_index", "search_vectors", "vector_scores"]
 
+# One query at a time: OpenMP threads cost more to start than a flat search of this size takes.
+faiss.omp_set_num_threads(1)
 _FILE = re.compile(r"^vectors-(\d+)\.faiss$")
 
 
@@ -72,9 +74,30 @@ def load_vector_index(data_dir: Path, version: int) -> faiss.Index | None:
         return None
 
 
-def search_vectors(index: faiss.Index, query: np.ndarray, k: int) -> dict[int, float]:
-    """The ``k`` nearest passage ids to one query vector with their cosine scores, best first."""
+def search_vectors(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> dict[int, float]:
+    """The ``k`` nearest passage ids to one query vector with their cosine scores, best first.
+
+    Args:
+        index: the vector index.
+        query: one unit-length vector.
+        k: how many passages.
+        allowed: if given, only these passage ids are searched (filters apply before ranking).
+    """
     if index.ntotal == 0 or k <= 0:
         return {}
-    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal))
+    params = None
+    if allowed is not None:
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)))
+    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal), params=params)
     return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i != -1}
+
+
+def vector_scores(index: faiss.IndexIDMap2, query: np.ndarray, ids: list[int]) -> dict[int, float]:
+    """Cosine scores of given passages (their stored vectors against the query); unknown ids are left out."""
+    scores = {}
+    for passage_id in ids:
+        try:
+            scores[passage_id] = float(index.reconstruct(int(passage_id)) @ query)
+        except RuntimeError:  # not in the index (deleted since)
+            continue
+    return scores

@@ -34,12 +34,33 @@ def int_arg(name: str, default: int) -> int:
         raise InvalidQuery(f"parameter {name!r} must be a whole number, not {raw!r}") from None
 
 
+SEARCH_PARAMETERS = ("q", "k", "mode", "per_document", "group")
+
+
+def search_from_request():
+    """Run the search the query string describes; every other parameter is a catalogue filter.
+
+    Raises:
+        InvalidQuery: a bad question, k, mode, cap, group or filter (unknown filters list the valid ones).
+    """
+    filters = {name: tuple(request.args.getlist(name)) for name in request.args if name not in SEARCH_PARAMETERS}
+    group = request.args.get("group", "")
+    if group not in ("", "document"):
+        raise InvalidQuery(f"group must be 'document', not {group!r}")
+    return knowledge_base().search(
+        request.args.get("q", ""),
+        k=int_arg("k", current_app.config["KB_DEFAULT_K"]),
+        mode=request.args.get("mode") or "hybrid",
+        filters=filters,
+        per_document=int_arg("per_document", current_app.config["KB_PER_DOCUMENT"]),
+        group=group == "document",
+    )
+
+
 @api.get("/search")
 def search():
-    """``?q=QUESTION&k=N`` → ranked passages with sources and highlights."""
-    k = int_arg("k", current_app.config["KB_DEFAULT_K"])
-    result = knowledge_base().search(request.args.get("q", ""), k=k)
-    return jsonify(result_to_dict(result))
+    """``?q=QUESTION&k=N&mode=hybrid&type=presentation`` → ranked passages with sources, highlights and facets."""
+    return jsonify(result_to_dict(search_from_request()))
 
 
 @api.get("/documents")

@@ -31,6 +31,7 @@ SETTINGS = (
     Setting("KB_MODEL", DEFAULT_MODEL, str, "sentence-transformers model name or path; must match the index's."),
     Setting("KB_DEFAULT_K", 10, int, "Passages returned when a search does not say k."),
     Setting("KB_MAX_QUERY_CHARS", 500, int, "Longest question accepted; longer ones get a 400."),
+    Setting("KB_PER_DOCUMENT", 3, int, "Most passages of one document in a result list (0: no cap); `per_document=` overrides."),
 )
 
 

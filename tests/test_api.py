@@ -145,3 +145,35 @@ def test_settings_come_from_defaults_environment_then_config(monkeypatch, tmp_pa
     assert app.config["KB_DEFAULT_K"] == 7
     assert app.config["KB_MAX_QUERY_CHARS"] == 200
     assert app.config["KB_MODEL"] == "all-MiniLM-L6-v2"
+
+
+def test_search_modes_and_facets_in_the_api(client):
+    for mode in ("hybrid", "dense", "keyword"):
+        body = client.get(f"/api/search?q=Universal Coverage Scheme&mode={mode}").get_json()
+        assert body["mode"] == mode and body["results"]
+        assert set(body["facets"]) == {"type", "session", "country", "language", "year"}
+    assert_error_shape(client.get("/api/search?q=pension&mode=magic"), 400, "invalid_query")
+
+
+def test_filters_in_the_api(client):
+    body = client.get("/api/search?q=workers&type=presentation").get_json()
+    assert body["results"] and {r["document"]["type"] for r in body["results"]} == {"presentation"}
+    response = client.get("/api/search?q=workers&colour=red")
+    assert_error_shape(response, 400, "invalid_query")
+    assert "valid filters: type, format, session, country, language, year" in response.get_json()["error"]["message"]
+
+
+def test_group_by_document_in_the_api(client):
+    body = client.get("/api/search?q=workers pension health&group=document&k=3").get_json()
+    ids = [entry["document"]["id"] for entry in body["results"]]
+    assert len(ids) == len(set(ids)) and all(entry["passages"] for entry in body["results"])
+    assert {"text", "highlights", "location", "url"} <= set(body["results"][0]["passages"][0])
+    assert_error_shape(client.get("/api/search?q=workers&group=slide"), 400, "invalid_query")
+
+
+def test_search_page_offers_facets_that_filter(client):
+    html = client.get("/?q=workers pension").get_data(as_text=True)
+    assert 'href="/?q=workers+pension&amp;type=presentation"' in html
+    filtered = client.get("/?q=workers pension&type=presentation").get_data(as_text=True)
+    assert "thailand.pptx" in filtered and "zambia.docx" not in filtered
+    assert "Remove filter type presentation" in filtered

@@ -74,3 +74,20 @@ def test_empty_question_is_refused(run, small_corpus):
     run("index", str(small_corpus))
     result = run("search", "   ")
     assert result.exit_code == 1 and "question is empty" in result.output
+
+
+def test_search_options_reach_the_library(run, small_corpus):
+    run("index", str(small_corpus))
+    body = json.loads(run("search", "workers", "--mode", "keyword", "--filter", "type=presentation", "--json").output)
+    assert body["mode"] == "keyword"
+    assert {r["document"]["filename"] for r in body["results"]} == {"thailand.pptx"}
+    grouped = json.loads(run("search", "workers pension", "--group", "-k", "2", "--json").output)
+    assert len(grouped["results"]) == 2 and "passages" in grouped["results"][0]
+
+
+def test_bad_filter_syntax_and_unknown_filters_are_explained(run, small_corpus):
+    run("index", str(small_corpus))
+    bad = run("search", "workers", "--filter", "presentation")
+    assert bad.exit_code == 2 and "is not FIELD=VALUE" in bad.output
+    unknown = run("search", "workers", "--filter", "colour=red")
+    assert unknown.exit_code == 1 and "valid filters: type, format" in unknown.output

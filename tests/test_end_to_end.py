@@ -117,3 +117,31 @@ def test_gunicorn_answers_bad_input_with_json_errors(server):
     assert caught.value.code == 400
     assert json.loads(caught.value.read())["error"]["code"] == "invalid_query"
     caught.value.close()
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+@pytest.fixture(scope="module")
+def corpus_kb(tmp_path_factory):
+    from indexer import KnowledgeBase
+
+    kb = KnowledgeBase(tmp_path_factory.mktemp("corpus-index"))
+    report = kb.index([CORPUS])
+    assert not report.skipped, report.skipped
+    return kb
+
+
+@pytest.mark.parametrize("acronym, filename", [("CNPJ", "notes/monotributo-formalisation-paper.pdf"),
+                                               ("ASCC", "presentations/asean-integration.pdf")])
+def test_hybrid_finds_a_rare_acronym_that_dense_misses(corpus_kb, acronym, filename):
+    dense = [hit.document.filename for hit in corpus_kb.search(acronym, k=3, mode="dense", per_document=0).hits]
+    hybrid = corpus_kb.search(acronym, k=3, mode="hybrid").hits
+    assert filename not in dense
+    assert hybrid[0].document.filename == filename
+    assert acronym in hybrid[0].passage.text
+
+
+def test_corpus_answers_a_paraphrased_question_from_the_right_country_note(corpus_kb):
+    result = corpus_kb.search("Can Thai street vendors get a pension by paying in voluntarily?", k=5)
+    assert "notes/thailand-sectoral-schemes.pdf" in [hit.document.filename for hit in result.hits[:3]]

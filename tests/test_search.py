@@ -1,0 +1,125 @@
+"""Retrieval modes, hostile keyword input, filters, the per-document cap, grouping and facets."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer import InvalidQuery, KnowledgeBase
+from indexer.keyword import fts_query
+
+from .conftest import make_pptx
+
+HOSTILE = ['"unbalanced quote', "AND", "OR NOT", "NEAR(pension scheme)", "*", "pension*", "(((", "a) OR (b",
+           "text:pension", "^pension", '"', "'; DROP TABLE passages; --", "-pension", "pension + scheme", "{text}: x",
+           "NOT", "🙂 pensions", "\\"]
+
+
+@pytest.fixture
+def catalogued_corpus(small_corpus):
+    (small_corpus / "catalog.yaml").write_text(
+        "- file: thailand.pptx\n  type: presentation\n  session: 6\n  countries: [Thailand]\n  language: en\n  date: 2017-05-24\n"
+        "- file: pensions.pdf\n  type: country note\n  session: 6\n  countries: [China]\n  language: en\n  date: 2017-05-23\n"
+        "- file: zambia.docx\n  type: summary\n  countries: [Zambia]\n  language: en\n  date: 2016-10-01\n",
+        encoding="utf-8",
+    )
+    return small_corpus
+
+
+@pytest.fixture
+def kb(fake_kb: KnowledgeBase, catalogued_corpus) -> KnowledgeBase:
+    fake_kb.index([catalogued_corpus])
+    return fake_kb
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_hostile_keyword_input_is_searched_as_text(kb, query, mode):
+    result = kb.search(query, k=5, mode=mode)
+    assert all(hit.document.id for hit in result.hits)
+    assert kb.stats().documents == 4
+
+
+def test_fts_query_quotes_every_word():
+    assert fts_query('pension" OR (scheme* NEAR x)') == '"pension" OR "scheme" OR "near" OR "x"'
+    assert fts_query("the and of") == '"the" OR "and" OR "of"'
+    assert fts_query("?!*") is None
+
+
+def test_keyword_mode_finds_exact_words(kb):
+    result = kb.search("Section 40", k=3, mode="keyword")
+    assert result.hits[0].document.filename == "thailand.pptx"
+    assert result.mode == "keyword"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_every_mode_is_deterministic(kb, mode):
+    first = kb.search("pension scheme coverage", k=5, mode=mode)
+    second = kb.search("pension scheme coverage", k=5, mode=mode)
+    assert [(h.passage.id, h.score) for h in first.hits] == [(h.passage.id, h.score) for h in second.hits]
+
+
+def test_unknown_mode_is_refused(kb):
+    with pytest.raises(InvalidQuery, match="hybrid, dense, keyword"):
+        kb.search("pension", mode="magic")
+
+
+def test_filter_narrows_before_ranking(kb):
+    result = kb.search("pension scheme workers", k=10, filters={"type": ("presentation",)})
+    assert result.hits and {hit.document.filename for hit in result.hits} == {"thailand.pptx"}
+
+
+def test_filters_match_list_fields_case_insensitively_and_combine(kb):
+    result = kb.search("workers", k=10, filters={"country": ("zambia",), "year": ("2016",)})
+    assert {hit.document.filename for hit in result.hits} == {"zambia.docx"}
+    assert kb.search("workers", k=10, filters={"country": ("Zambia",), "year": ("2017",)}).hits == ()
+
+
+def test_several_values_of_one_filter_match_any(kb):
+    result = kb.search("pension health workers", k=10, filters={"country": ("China", "Thailand")}, per_document=0)
+    assert {hit.document.filename for hit in result.hits} == {"pensions.pdf", "thailand.pptx"}
+
+
+def test_unknown_filter_lists_the_valid_ones(kb):
+    with pytest.raises(InvalidQuery, match="unknown filter colour; valid filters: type, format, session, country"):
+        kb.search("pension", filters={"colour": ("red",)})
+
+
+def test_filtered_search_still_returns_k_results(tmp_path, fake_embedder):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(12):
+        (folder / f"note{number:02}.md").write_text(f"# Note {number}\n\nHealth insurance note number {number}.\n")
+    make_pptx(folder / "deck.pptx", [{"title": f"Slide {n}", "bullets": [f"Health insurance point {n}"]} for n in range(6)])
+    (folder / "catalog.yaml").write_text("- file: deck.pptx\n  type: presentation\n")
+    kb = KnowledgeBase(tmp_path / "data", embedder=fake_embedder)
+    kb.index([folder])
+    result = kb.search("health insurance", k=5, filters={"type": ("presentation",)}, per_document=0)
+    assert len(result.hits) == 5 and {hit.document.filename for hit in result.hits} == {"deck.pptx"}
+
+
+def test_per_document_cap_keeps_one_document_from_crowding_out_the_rest(tmp_path, fake_embedder):
+    folder = tmp_path / "crowd"
+    folder.mkdir()
+    make_pptx(folder / "long.pptx", [{"title": f"Pensions {n}", "bullets": ["old-age pension coverage"]} for n in range(8)])
+    (folder / "short.md").write_text("# Other\n\nOld-age pension coverage in Zambia.\n")
+    kb = KnowledgeBase(tmp_path / "data", embedder=fake_embedder)
+    kb.index([folder])
+    capped = kb.search("old-age pension coverage", k=5)
+    assert sum(hit.document.filename == "long.pptx" for hit in capped.hits) == 3
+    assert "short.md" in {hit.document.filename for hit in capped.hits}
+    uncapped = kb.search("old-age pension coverage", k=5, per_document=0)
+    assert sum(hit.document.filename == "long.pptx" for hit in uncapped.hits) >= 4
+
+
+def test_group_by_document_returns_each_document_once_with_its_passages(kb):
+    result = kb.search("workers pension health", k=2, group=True, per_document=2)
+    documents = [hit.document.id for hit in result.hits]
+    assert len(set(documents)) == 2
+    assert documents == sorted(documents, key=documents.index)  # passages of one document stay together
+
+
+def test_facets_count_documents_per_value(kb):
+    facets = kb.search("workers pension health coverage", k=10).facets
+    assert set(facets) == {"type", "session", "country", "language", "year"}
+    assert facets["country"].get("Thailand") == 1
+    assert facets["language"].get("en", 0) >= 2
