@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from .errors import CatalogError
+from .errors import CatalogError, InvalidField
 
-__all__ = ["CATALOG_NAME", "read_catalog", "guess_type"]
+__all__ = ["CATALOG_NAME", "FIELDS", "read_catalog", "guess_type", "clean_fields"]
 
 CATALOG_NAME = "catalog.yaml"
 _TYPE_BY_FORMAT = {"pptx": "presentation", "pdf": "document", "docx": "document", "html": "web page", "markdown": "note", "text": "text"}
@@ -63,3 +63,58 @@ def _plain(value: Any) -> Any:
 def guess_type(file_format: str) -> str:
     """A document type for a file the catalogue does not describe, from its format."""
     return _TYPE_BY_FORMAT.get(file_format, "document")
+
+
+#: Catalogue fields a user may set on a document, and what each holds.
+FIELDS = {
+    "title": "text", "type": "text", "session": "number", "countries": "list", "language": "text",
+    "date": "date", "speakers": "list", "organisation": "text",
+}
+
+
+def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise catalogue fields given by a user (CLI options, upload form, PATCH body).
+
+    Lists may come as comma-separated text; empty values are dropped.
+
+    Raises:
+        InvalidField: an unknown field, or a value of the wrong kind.
+    """
+    cleaned: dict[str, Any] = {}
+    for name, value in fields.items():
+        kind = FIELDS.get(name)
+        if kind is None:
+            raise InvalidField(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
+        if value is None or value == "" or value == []:
+            continue
+        cleaned[name] = _clean_value(name, kind, value)
+    return cleaned
+
+
+def _clean_value(name: str, kind: str, value: Any) -> Any:
+    if kind == "list":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise InvalidField(f"{name} must be a list of names or comma-separated text")
+        return [item.strip() for item in items if item.strip()]
+    if kind == "number":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InvalidField(f"{name} must be a whole number, not {value!r}") from None
+    if not isinstance(value, (str, int, dt.date)):
+        raise InvalidField(f"{name} must be text, not {type(value).__name__}")
+    if kind == "date":
+        return _iso_date(name, str(value))
+    return str(value).strip()
+
+
+def _iso_date(name: str, value: str) -> str:
+    """A YYYY, YYYY-MM or YYYY-MM-DD date, checked."""
+    for pattern in ("%Y-%m-%d", "%Y-%m", "%Y"):
+        try:
+            dt.datetime.strptime(value, pattern)
+            return value
+        except ValueError:
+            continue
+    raise InvalidField(f"{name} must be a date like 2017-05-23 (or 2017-05, 2017), not {value!r}")

@@ -51,11 +51,14 @@ def main():
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--rebuild", is_flag=True, help="Delete the index first and re-embed everything (e.g. after changing --model).")
+@click.option("--prune", is_flag=True, help="Remove documents whose files are gone from the given folders.")
 @_common
-def index_command(kb: KnowledgeBase, paths, rebuild):
-    """Index files and folders (default: corpus/); unchanged files are skipped."""
+def index_command(kb: KnowledgeBase, paths, rebuild, prune):
+    """Synchronise files and folders (default: corpus/): new and changed files are indexed, unchanged skipped."""
     show_progress = sys.stderr.isatty() and not os.environ.get("CI")
-    report = kb.index(list(paths) or ["corpus"], progress=show_progress, rebuild=rebuild)
+    report = kb.index(list(paths) or ["corpus"], progress=show_progress, rebuild=rebuild, prune=prune)
+    for path in report.removed:
+        click.echo(f"removed {path}", err=True)
     for path, reason in report.skipped.items():
         click.echo(f"skipped {path}: {reason}", err=True)
     for path, original in report.duplicates.items():
@@ -72,6 +75,41 @@ def _parse_filters(pairs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
             raise click.BadParameter(f"{pair!r} is not FIELD=VALUE (e.g. type=presentation)", param_hint="--filter")
         filters.setdefault(field.strip(), []).append(value.strip())
     return {field: tuple(values) for field, values in filters.items()}
+
+
+@main.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--title", help="Title (default: the catalogue's, or the file's own).")
+@click.option("--type", "type_", help="Document type, e.g. presentation, country note, report.")
+@click.option("--session", type=int, help="Session number.")
+@click.option("--country", "countries", multiple=True, help="Country covered (repeat for several).")
+@click.option("--lang", "language", help="Language code, e.g. en, es.")
+@click.option("--date", help="Date, e.g. 2017-05-23.")
+@_common
+def add_command(kb: KnowledgeBase, files, title, type_, session, countries, language, date):
+    """Add files, or update the documents they were added as; fields given here win over catalog.yaml."""
+    fields = {"title": title, "type": type_, "session": session, "countries": list(countries), "language": language, "date": date}
+    failed = False
+    for path in files:
+        try:
+            document = kb.add(path, fields)
+        except KBError as error:
+            click.echo(f"not added {error.message}", err=True)
+            failed = True
+            continue
+        click.echo(f"{document.id:>4}  {document.passage_count:>4} passages  {document.title}  ({document.filename})")
+    if failed:
+        sys.exit(1)
+
+
+@main.command("remove")
+@click.argument("documents", nargs=-1, required=True)
+@_common
+def remove_command(kb: KnowledgeBase, documents):
+    """Remove documents (by id, or by the path they were indexed from) with their passages and vectors."""
+    for id_or_path in documents:
+        document = kb.remove(kb.find(id_or_path).id)
+        click.echo(f"removed {document.id}  {document.title}  ({document.filename})")
 
 
 @main.command("search")

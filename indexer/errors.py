@@ -18,6 +18,8 @@ __all__ = [
     "DocumentNotFound",
     "InvalidQuery",
     "CatalogError",
+    "DuplicateDocument",
+    "InvalidField",
     "DatasetError",
 ]
 
@@ -107,3 +109,20 @@ class DatasetError(KBError):
     """An evaluation dataset is missing files or is malformed."""
 
     code = "dataset_error"
+
+
+class DuplicateDocument(KBError):
+    """A file has the same content as a document already indexed."""
+
+    code = "duplicate_document"
+
+    def __init__(self, path, document_id: int, existing: str):
+        super().__init__(f"{path}: same content as document {document_id} ({existing}); nothing was added")
+        self.document_id = document_id
+        self.existing = existing
+
+
+class InvalidField(KBError):
+    """A catalogue field has an unknown name or a value of the wrong kind."""
+
+    code = "invalid_field"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from dataclasses import dataclass
@@ -10,8 +11,9 @@ from typing import Mapping
 
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
-from .errors import IndexNotBuilt, ModelMismatch
-from .pipeline import find_files, index_files, index_records
+from .catalog import clean_fields, read_catalog
+from .errors import DocumentNotFound, IndexNotBuilt, KBError, ModelMismatch
+from .pipeline import SourceFile, add_file, find_files, index_files, index_records
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search
 from .store import Manifest, Store
@@ -93,13 +95,14 @@ class KnowledgeBase:
                 f"`kb index --rebuild --model {self.model!r}` (or use another --data-dir)"
             )
 
-    def index(self, paths: list[str | Path], progress: bool = False, rebuild: bool = False) -> IndexReport:
-        """Index files and folders: new and changed files are (re)read, unchanged ones skipped.
+    def index(self, paths: list[str | Path], progress: bool = False, rebuild: bool = False, prune: bool = False) -> IndexReport:
+        """Synchronise files and folders: new and changed files are (re)read, unchanged ones skipped.
 
         Args:
             paths: files and folders (walked recursively).
             progress: show a progress bar.
             rebuild: delete the existing index first (e.g. to change the model).
+            prune: remove documents indexed from under the given folders whose files are gone.
 
         Returns:
             The run's report.
@@ -108,7 +111,86 @@ class KnowledgeBase:
             self.close()
             shutil.rmtree(self.data_dir, ignore_errors=True)
         files = find_files([Path(path) for path in paths])
-        return index_files(self._writable_store(), self.embedder, files, self.chunking, progress=progress)
+        store = self._writable_store()
+        report = index_files(store, self.embedder, files, self.chunking, progress=progress)
+        if prune:
+            kept = {source.identity for source in files}
+            folders = [str(Path(path).resolve()) + os.sep for path in paths if Path(path).is_dir()]
+            for document in store.documents():
+                if document.path.startswith(tuple(folders)) and document.path not in kept:
+                    self.remove(document.id)
+                    report.removed.append(document.path)
+        return report
+
+    def add(self, path: str | Path, fields: dict | None = None, filename: str | None = None) -> Document:
+        """Add one file, or update the document it was added as (same path, or same upload name).
+
+        Args:
+            path: the file.
+            fields: catalogue fields (title, type, session, countries, language, date, speakers,
+                organisation), over those of the folder's ``catalog.yaml``.
+            filename: for uploads: the name to show and to recognise the document by next time.
+
+        Returns:
+            The stored document.
+
+        Raises:
+            DuplicateDocument: another document has the same content.
+            ExtractionError: the file cannot be read (unsupported, encrypted, no text, damaged).
+            InvalidField: a bad field.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise KBError(f"{path}: no such file")
+        catalog = {} if filename else read_catalog(path.parent).get(path.name, {})
+        source = SourceFile(path=path, name=filename or path.name, catalog={**catalog, **clean_fields(fields or {})},
+                            key=f"upload:{filename}" if filename else "")
+        store = self._writable_store()
+        with store.writing():
+            return add_file(store, self.embedder, source, self.chunking).document
+
+    def update(self, document_id: int, fields: dict) -> Document:
+        """Change a document's catalogue fields; a field set to None or "" is removed.
+
+        Raises:
+            DocumentNotFound: no such document.
+            InvalidField: a bad field.
+        """
+        store = self.store
+        with store.writing():
+            current = store.document(document_id)
+            cleared = {name for name, value in fields.items() if value in (None, "", [])}
+            metadata = {key: value for key, value in current.metadata.items() if key not in cleared}
+            metadata.update(clean_fields(fields))
+            title = str(metadata.get("title") or current.title)
+            type_ = str(metadata.get("type") or current.type)
+            return store.update_fields(document_id, title, type_, metadata)
+
+    def remove(self, document_id: int) -> Document:
+        """Remove a document, its passages, vectors and kept original; return what it was.
+
+        Raises:
+            DocumentNotFound: no such document.
+        """
+        store = self.store
+        with store.writing():
+            document = store.delete_document(document_id)
+        if document.original:
+            (self.data_dir / document.original).unlink(missing_ok=True)
+        return document
+
+    def find(self, id_or_path: str) -> Document:
+        """The document with this id, or indexed from this path.
+
+        Raises:
+            DocumentNotFound: there is none.
+        """
+        if id_or_path.isdigit():
+            return self.store.document(int(id_or_path))
+        found = self.store.find_document(path=str(Path(id_or_path).resolve())) or self.store.find_document(path=f"upload:{id_or_path}")
+        if found is None:
+            raise DocumentNotFound(f"no document indexed from {id_or_path}; `kb list` shows ids and files")
+        return found
 
     def index_records(self, records: list, progress: bool = False) -> IndexReport:
         """Index text records (``evaluate.TextRecord``) as one-passage documents, for benchmarks."""

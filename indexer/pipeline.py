@@ -8,6 +8,7 @@ catalogue fields are unchanged is not read again.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import logging
 import os
 import time
@@ -21,12 +22,12 @@ from tqdm import tqdm
 from .catalog import read_catalog, guess_type
 from .chunk import ChunkSettings, chunk_sections
 from .embed import Embedder
-from .errors import ExtractionError
+from .errors import DuplicateDocument, ExtractionError
 from .extract import SUPPORTED_EXTENSIONS, extract
 from .records import Document, IndexReport, Location, Passage, Section
 from .store import Store
 
-__all__ = ["SourceFile", "find_files", "index_files", "index_records", "IGNORE_NAME"]
+__all__ = ["SourceFile", "AddOutcome", "find_files", "add_file", "index_files", "index_records", "keep_original", "IGNORE_NAME"]
 
 log = logging.getLogger(__name__)
 IGNORE_NAME = ".kbignore"
@@ -34,11 +35,28 @@ IGNORE_NAME = ".kbignore"
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file to index, with the name it is shown under and its catalogue fields."""
+    """A file to index, with the name it is shown under and its catalogue fields.
+
+    ``key`` identifies the document across updates: the resolved path for files on disk
+    (the default), ``upload:NAME`` for uploads.
+    """
 
     path: Path
     name: str
     catalog: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+
+    @property
+    def identity(self) -> str:
+        return self.key or str(self.path.resolve())
+
+
+@dataclass(frozen=True)
+class AddOutcome:
+    """A document after ``add_file``, and whether it was (re)indexed or already up to date."""
+
+    document: Document
+    changed: bool
 
 
 def find_files(paths: list[Path]) -> list[SourceFile]:
@@ -116,16 +134,10 @@ def _index_one(store: Store, embedder: Embedder, source: SourceFile, chunking: C
     """Index one file into ``report``; every failure becomes a skip reason."""
     label = str(source.path)
     try:
-        sha256 = file_sha256(source.path)
-        existing = store.find_document(path=str(source.path.resolve()))
-        if existing and existing.sha256 == sha256 and existing.metadata == source.catalog:
-            report.unchanged.append(label)
-            return
-        twin = store.find_document(sha256=sha256)
-        if twin and (existing is None or twin.id != existing.id):
-            report.duplicates[label] = twin.path
-            return
-        document = _store_file(store, embedder, source, sha256, existing.id if existing else 0, chunking)
+        outcome = add_file(store, embedder, source, chunking)
+    except DuplicateDocument as error:
+        report.duplicates[label] = error.existing
+        return
     except ExtractionError as error:
         report.skipped[label] = error.reason
         return
@@ -136,23 +148,68 @@ def _index_one(store: Store, embedder: Embedder, source: SourceFile, chunking: C
         log.debug("unexpected error on %s", label, exc_info=True)
         report.skipped[label] = f"unexpected {type(error).__name__}: {error}"
         return
+    if not outcome.changed:
+        report.unchanged.append(label)
+        return
     report.indexed.append(label)
-    report.passages += document.passage_count
+    report.passages += outcome.document.passage_count
+
+
+def add_file(store: Store, embedder: Embedder, source: SourceFile, chunking: ChunkSettings) -> AddOutcome:
+    """Add a file, or update the document it was indexed as; unchanged content and fields are left alone.
+
+    Args:
+        store: the open index (the caller holds its write lock).
+        embedder: the index's model.
+        source: the file, its name, catalogue fields and identity.
+        chunking: passage length and overlap.
+
+    Returns:
+        The stored document and whether anything changed.
+
+    Raises:
+        DuplicateDocument: another document has the same content.
+        ExtractionError: the file cannot be read.
+        OSError: the file cannot be opened.
+    """
+    sha256 = file_sha256(source.path)
+    existing = store.find_document(path=source.identity)
+    if existing and existing.sha256 == sha256 and existing.metadata == source.catalog:
+        return AddOutcome(existing, changed=False)
+    twin = store.find_document(sha256=sha256)
+    if twin and (existing is None or twin.id != existing.id):
+        raise DuplicateDocument(source.path, twin.id, twin.path)
+    document = _store_file(store, embedder, source, sha256, existing.id if existing else 0, chunking)
+    if existing and existing.original and existing.original != document.original:
+        (store.data_dir / existing.original).unlink(missing_ok=True)
+    return AddOutcome(document, changed=True)
 
 
 def _store_file(store: Store, embedder: Embedder, source: SourceFile, sha256: str, document_id: int, chunking: ChunkSettings) -> Document:
-    """Extract, chunk, embed and save one file, keeping ``document_id`` when it is an update."""
+    """Extract, chunk, embed and save one file with a kept copy, keeping ``document_id`` when it is an update."""
     extracted = extract(source.path)
     catalog = source.catalog
     title = str(catalog.get("title") or extracted.title)
     passages = chunk_sections(extracted.sections, chunking)
     vectors = embedder.encode([embedding_text(title, passage) for passage in passages])
     document = Document(
-        id=document_id, path=str(source.path.resolve()), filename=source.name, title=title,
-        type=str(catalog.get("type") or guess_type(extracted.format)), format=extracted.format,
-        sha256=sha256, size=source.path.stat().st_size, indexed_at="", metadata=catalog,
+        id=document_id, path=source.identity, original=keep_original(store.data_dir, source.path, sha256),
+        filename=source.name, title=title, type=str(catalog.get("type") or guess_type(extracted.format)),
+        format=extracted.format, sha256=sha256, size=source.path.stat().st_size, indexed_at="", metadata=catalog,
     )
     return store.save_document(document, passages, vectors)
+
+
+def keep_original(data_dir: Path, path: Path, sha256: str) -> str:
+    """Copy a file into ``<data_dir>/originals/`` under its hash (atomically); return the copy's relative path."""
+    relative = Path("originals") / f"{sha256}{path.suffix.lower()}"
+    target = data_dir / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(path, temporary)
+        os.replace(temporary, target)
+    return relative.as_posix()
 
 
 def embedding_text(title: str, passage: Passage) -> str:

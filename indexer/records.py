@@ -98,6 +98,7 @@ class Document:
     indexed_at: str
     passage_count: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    original: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     duplicates: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
     passages: int = 0
     seconds: float = 0.0
 
@@ -138,5 +140,6 @@ class IndexReport:
         """One line: how many files were indexed, unchanged, duplicates and skipped."""
         return (
             f"{len(self.indexed)} indexed ({self.passages} passages), {len(self.unchanged)} unchanged, "
-            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped in {self.seconds:.1f}s"
+            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped"
+            + (f", {len(self.removed)} removed" if self.removed else "") + f" in {self.seconds:.1f}s"
         )

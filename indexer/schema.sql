@@ -5,9 +5,12 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
+-- path: where the file came from (its identity for updates; "upload:NAME" for uploads);
+-- original: the copy kept in the index directory, which /api/documents/<id>/file serves.
 CREATE TABLE IF NOT EXISTS documents (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     path       TEXT NOT NULL UNIQUE,
+    original   TEXT NOT NULL DEFAULT '',
     filename   TEXT NOT NULL,
     title      TEXT NOT NULL,
     type       TEXT NOT NULL,
@@ -46,4 +49,15 @@ CREATE TRIGGER IF NOT EXISTS passages_fts_insert AFTER INSERT ON passages BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS passages_fts_delete AFTER DELETE ON passages BEGIN
     DELETE FROM passages_fts WHERE rowid = old.id;
+END;
+
+-- Passages deleted by each write, so a reader can bring its FAISS index up to date
+-- (remove these ids, add passages with larger ids) instead of reloading it whole.
+CREATE TABLE IF NOT EXISTS deleted_passages (
+    id      INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS passages_deleted_log AFTER DELETE ON passages BEGIN
+    INSERT OR REPLACE INTO deleted_passages (id, version)
+    VALUES (old.id, COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'version'), 0) + 1);
 END;

@@ -24,14 +24,14 @@ import numpy as np
 
 from .errors import DocumentNotFound, IndexNotBuilt, KBError
 from .records import Document, Location, Passage
-from .vectors import build_vector_index, load_vector_index, save_vector_index
+from .vectors import latest_snapshot, load_vector_index, max_id, new_vector_index, save_vector_index
 
 __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
 FORMAT_VERSION = 1
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
 _PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end"
-_DOCUMENT_COLUMNS = "d.id, d.path, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata"
+_DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata"
 
 
 @dataclass(frozen=True)
@@ -178,34 +178,78 @@ class Store:
         return dict(self.connection().execute(f"SELECT id, document_id FROM passages WHERE id IN ({marks})", ids).fetchall())
 
     def vector_index(self):
-        """The FAISS index matching the database's current version, reloaded when it changes."""
+        """The FAISS index at the database's current version, brought up to date when the version changes.
+
+        A reader loads the newest snapshot file once, then applies what writers logged since:
+        passages deleted (``deleted_passages``) are removed, passages with larger ids are added.
+        So every process sees a commit at its next search, and no update re-reads the whole index.
+        """
         version = self.version()
         with self._vectors_lock:
-            if self._vectors is None or self._vectors_version != version:
-                self._vectors = load_vector_index(self.data_dir, version) or self._rebuild_vectors()
+            if self._vectors is not None and self._vectors_version == version:
+                return self._vectors
+            db = self.connection()
+            db.execute("BEGIN")  # one read snapshot: the version and the changes agree
+            try:
+                version = self.version()
+                if self._vectors is None:
+                    self._load_snapshot(version)
+                self._apply_changes(db)
                 self._vectors_version = version
+            finally:
+                db.execute("COMMIT")
             return self._vectors
 
-    def _rebuild_vectors(self):
-        """Build the FAISS index from the vectors kept in SQLite."""
-        rows = self.connection().execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
-        ids = np.array([row[0] for row in rows], dtype=np.int64)
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), self.manifest.dimension)
-        return build_vector_index(self.manifest.dimension, ids, vectors)
+    def _load_snapshot(self, version: int) -> None:
+        snapshot = latest_snapshot(self.data_dir, version)
+        index = load_vector_index(self.data_dir, snapshot) if snapshot is not None else None
+        self._vectors = index or new_vector_index(self.manifest.dimension)
+        self._vectors_version = snapshot if index is not None else 0
+
+    def _apply_changes(self, db: sqlite3.Connection) -> None:
+        """Remove passages deleted since ``_vectors_version`` and add passages newer than the index's largest id."""
+        removed = [row[0] for row in db.execute("SELECT id FROM deleted_passages WHERE version > ?", (self._vectors_version,))]
+        if removed:
+            self._vectors.remove_ids(np.array(removed, dtype=np.int64))
+        rows = db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (max_id(self._vectors),)).fetchall()
+        if rows:
+            ids = np.array([row[0] for row in rows], dtype=np.int64)
+            vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), self.manifest.dimension)
+            self._vectors.add_with_ids(vectors, ids)
 
     # -- writing ------------------------------------------------------------
 
     @contextmanager
     def writing(self) -> Iterator[Store]:
-        """Hold the index's write lock; on leaving, save the FAISS file for the new version."""
+        """Hold the index's write lock (released by the kernel if the writer dies); snapshot on leaving."""
         with open(self.data_dir / "write.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield self
             finally:
-                version = self.version()
-                if load_vector_index(self.data_dir, version) is None:
-                    save_vector_index(self.vector_index(), self.data_dir, version)
+                self._snapshot_if_worth_it()
+
+    def _snapshot_if_worth_it(self) -> None:
+        """Save a FAISS snapshot when there is none, or when the changes since the last one are over 5% of it.
+
+        Small updates to a large index only append to SQLite: readers apply them in
+        milliseconds, and re-saving hundreds of megabytes for them would be waste.
+        """
+        version = self.version()
+        index = self.vector_index()
+        snapshot = latest_snapshot(self.data_dir, version)
+        if snapshot == version:
+            return
+        db = self.connection()
+        row = db.execute("SELECT value FROM meta WHERE key = 'snapshot_max_id'").fetchone()
+        if snapshot is not None and row is not None:
+            changed = db.execute("SELECT count(*) FROM deleted_passages WHERE version > ?", (snapshot,)).fetchone()[0]
+            changed += db.execute("SELECT count(*) FROM passages WHERE id > ?", (int(row[0]),)).fetchone()[0]
+            if changed <= 0.05 * max(index.ntotal, 1):
+                return
+        save_vector_index(index, self.data_dir, version)
+        db.execute("INSERT INTO meta (key, value) VALUES ('snapshot_max_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   (max_id(index),))
 
     def save_document(self, document: Document, passages: list[Passage], vectors: np.ndarray) -> Document:
         """Insert or replace one document and its passages in one transaction.
@@ -230,17 +274,34 @@ class Store:
             _bump_version(db)
         return self.document(document_id)
 
-    def delete_document(self, document_id: int) -> None:
-        """Remove a document with its passages and vectors.
+    def delete_document(self, document_id: int) -> Document:
+        """Remove a document with its passages (keyword rows and vectors with them); return what it was.
 
         Raises:
             DocumentNotFound: there is no such document.
         """
         db = self.connection()
         with _transaction(db):
-            if db.execute("DELETE FROM documents WHERE id = ?", (document_id,)).rowcount == 0:
-                raise DocumentNotFound(f"no document with id {document_id}")
+            document = self.document(document_id)
+            db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
             _bump_version(db)
+        return document
+
+    def update_fields(self, document_id: int, title: str, type_: str, metadata: dict) -> Document:
+        """Change a document's title, type and catalogue fields; the keyword index follows the title.
+
+        Raises:
+            DocumentNotFound: there is no such document.
+        """
+        db = self.connection()
+        with _transaction(db):
+            self.document(document_id)
+            db.execute("UPDATE documents SET title = ?, type = ?, metadata = ? WHERE id = ?",
+                       (title, type_, json.dumps(metadata, ensure_ascii=False, default=str), document_id))
+            db.execute("UPDATE passages_fts SET context = ? || ' ' || (SELECT heading FROM passages WHERE id = passages_fts.rowid) "
+                       "WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)", (title, document_id))
+            _bump_version(db)
+        return self.document(document_id)
 
 
 @contextmanager
@@ -261,16 +322,18 @@ def _bump_version(db: sqlite3.Connection) -> None:
 
 def _upsert_document(db: sqlite3.Connection, document: Document) -> int:
     """Insert the document row, or update it in place to keep its id; return the id."""
-    fields = (document.path, document.filename, document.title, document.type, document.format, document.sha256,
-              document.size, _now(), json.dumps(document.metadata, ensure_ascii=False, default=str))
+    fields = (document.path, document.original, document.filename, document.title, document.type, document.format,
+              document.sha256, document.size, _now(), json.dumps(document.metadata, ensure_ascii=False, default=str))
     if document.id:
         db.execute(
-            "UPDATE documents SET path=?, filename=?, title=?, type=?, format=?, sha256=?, size=?, indexed_at=?, metadata=? WHERE id=?",
+            "UPDATE documents SET path=?, original=?, filename=?, title=?, type=?, format=?, sha256=?, size=?, indexed_at=?, "
+            "metadata=? WHERE id=?",
             (*fields, document.id),
         )
         return document.id
     cursor = db.execute(
-        "INSERT INTO documents (path, filename, title, type, format, sha256, size, indexed_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO documents (path, original, filename, title, type, format, sha256, size, indexed_at, metadata) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         fields,
     )
     return int(cursor.lastrowid)
@@ -288,7 +351,7 @@ def _now() -> str:
 
 def _document(row: sqlite3.Row) -> Document:
     return Document(
-        id=row["id"], path=row["path"], filename=row["filename"], title=row["title"], type=row["type"],
+        id=row["id"], path=row["path"], original=row["original"], filename=row["filename"], title=row["title"], type=row["type"],
         format=row["format"], sha256=row["sha256"], size=row["size"], indexed_at=row["indexed_at"],
         passage_count=row["passage_count"], metadata=json.loads(row["metadata"]),
     )

@@ -1,9 +1,9 @@
 """The FAISS side of the index: vectors keyed by passage id, saved atomically.
 
-SQLite holds every vector too, so the FAISS file is a cache of it: the file's
-name carries the version of the database it matches (``vectors-<version>.faiss``)
-and a reader whose database is newer than any file rebuilds the index from
-SQLite instead of trusting a stale one. A file is written to a temporary name,
+SQLite holds every vector too, so the FAISS file is a snapshot of it: the
+file's name carries the database version it matches (``vectors-<version>.faiss``);
+a reader loads the newest snapshot and applies the changes logged since
+(``Store.vector_index``). A file is written to a temporary name,
 flushed to disk and renamed, so no reader ever sees half of one.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-__all__ = ["new_vector_index", "build_vector_index", "save_vector_index", "load_vector_index", "search_vectors", "vector_scores"]
+__all__ = ["new_vector_index", "build_vector_index", "save_vector_index", "load_vector_index", "latest_snapshot", "max_id",
+           "search_vectors", "vector_scores"]
 
 # One query at a time: OpenMP threads cost more to start than a flat search of this size takes.
 faiss.omp_set_num_threads(1)
@@ -62,6 +63,18 @@ def save_vector_index(index: faiss.Index, data_dir: Path, version: int) -> Path:
         if match and int(match.group(1)) < version:
             path.unlink(missing_ok=True)
     return target
+
+
+def latest_snapshot(data_dir: Path, at_most: int) -> int | None:
+    """The newest version with a saved FAISS file, not newer than ``at_most`` (None if there is none)."""
+    versions = [int(m.group(1)) for path in data_dir.iterdir() if (m := _FILE.match(path.name))]
+    versions = [version for version in versions if version <= at_most]
+    return max(versions) if versions else None
+
+
+def max_id(index: faiss.IndexIDMap2) -> int:
+    """The largest passage id in the index (0 when empty)."""
+    return int(faiss.vector_to_array(index.id_map).max()) if index.ntotal else 0
 
 
 def load_vector_index(data_dir: Path, version: int) -> faiss.Index | None:

@@ -8,6 +8,7 @@ from flask import Flask
 
 from indexer import KnowledgeBase
 
+from .admin import admin
 from .api import api
 from .errors import register_error_handlers
 from .pages import pages
@@ -24,10 +25,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             an already loaded embedder used instead of loading ``KB_MODEL``.
 
     Returns:
-        The Flask app, with its knowledge base in ``app.extensions["kb"]`` (loaded lazily, once per process).
+        The Flask app, with its knowledge base in ``app.extensions["kb"]`` (loaded lazily, once per process);
+        request bodies are capped at ``KB_MAX_UPLOAD_MB`` (Flask's ``MAX_CONTENT_LENGTH``).
     """
     app = Flask(__name__)
     app.config.update(load_settings(config))
+    app.config["MAX_CONTENT_LENGTH"] = int(float(app.config["KB_MAX_UPLOAD_MB"]) * 1024 * 1024)
     app.json.ensure_ascii = False
     app.extensions["kb"] = KnowledgeBase(
         app.config["KB_DATA_DIR"],
@@ -37,5 +40,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(admin)
     register_error_handlers(app)
     return app

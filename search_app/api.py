@@ -78,8 +78,9 @@ def document(document_id: int):
 @api.get("/documents/<int:document_id>/file")
 def document_file(document_id: int):
     """The original file, shown in the browser where it can be (PDF links carry ``#page=N``)."""
-    found = knowledge_base().document(document_id)
-    path = Path(found.path)
+    kb = knowledge_base()
+    found = kb.document(document_id)
+    path = kb.data_dir / found.original if found.original else Path(found.path)
     if not path.is_file():
         raise DocumentNotFound(f"the original of document {document_id} is no longer at {found.filename}; re-index it")
     mimetype = _MIMETYPES.get(found.format) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -32,6 +32,8 @@ SETTINGS = (
     Setting("KB_DEFAULT_K", 10, int, "Passages returned when a search does not say k."),
     Setting("KB_MAX_QUERY_CHARS", 500, int, "Longest question accepted; longer ones get a 400."),
     Setting("KB_PER_DOCUMENT", 3, int, "Most passages of one document in a result list (0: no cap); `per_document=` overrides."),
+    Setting("KB_ADMIN_TOKEN", "", str, "Bearer token for adding, editing and removing documents over HTTP; empty: the write API is off."),
+    Setting("KB_MAX_UPLOAD_MB", 50, float, "Largest upload accepted, in megabytes; larger ones get a 413."),
 )
 
 

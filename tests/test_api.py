@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from search_app import create_app
@@ -104,11 +106,12 @@ def test_no_index_yet_is_503_saying_what_to_run(empty_client, url):
     assert "kb index" in response.get_json()["error"]["message"]
 
 
-def test_original_moved_away_is_404(client, indexed_kb):
+def test_original_is_kept_in_the_data_directory(client, indexed_kb):
     document = next(d for d in indexed_kb.documents() if d.format == "pdf")
-    import os
-
     os.remove(document.path)
+    with client.get(f"/api/documents/{document.id}/file") as response:
+        assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    os.remove(indexed_kb.data_dir / document.original)
     assert_error_shape(client.get(f"/api/documents/{document.id}/file"), 404, "document_not_found")
 
 

@@ -1,0 +1,195 @@
+"""The write side: add, edit and remove documents over HTTP with a bearer token, and the /admin page.
+
+Searching stays public; every route that changes the index needs
+``Authorization: Bearer <KB_ADMIN_TOKEN>`` and is off while that setting is empty.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import os
+import re
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable
+
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+from indexer import SUPPORTED_FORMATS, Document, DuplicateDocument, KBError, UnsupportedFormat, document_to_dict
+
+from .api import knowledge_base
+from .errors import APIError
+
+__all__ = ["admin", "CATALOGUE_FIELDS", "LIST_FIELDS"]
+
+admin = Blueprint("admin", __name__)
+
+#: Catalogue fields an upload or an edit may set: (name, label, hint shown in the form).
+CATALOGUE_FIELDS = (
+    ("title", "Title", "blank: taken from the file"),
+    ("type", "Type", "e.g. presentation, report, country note"),
+    ("session", "Session", "its number, e.g. 2"),
+    ("countries", "Countries", "comma-separated"),
+    ("language", "Language", "e.g. en"),
+    ("date", "Date", "2017-05-23, 2017-05 or 2017"),
+    ("speakers", "Speakers", "comma-separated"),
+    ("organisation", "Organisation", ""),
+)
+#: Fields that hold lists; a form sends them comma-separated.
+LIST_FIELDS = ("countries", "speakers")
+#: File endings offered by the page's file picker (the type itself is decided from the content).
+ACCEPTED_ENDINGS = ".pdf,.pptx,.docx,.html,.htm,.md,.markdown,.txt"
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+_PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def check_token() -> None:
+    """Refuse the request unless it carries the configured admin token.
+
+    Raises:
+        APIError: 403 ``write_api_disabled`` when no token is configured, 401 ``unauthorized``
+            when the header is missing or the token is wrong.
+    """
+    expected = current_app.config["KB_ADMIN_TOKEN"]
+    if not expected:
+        raise APIError(403, "write_api_disabled", "adding, editing and removing documents over HTTP is turned off; "
+                       "set KB_ADMIN_TOKEN on the server to turn it on")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        raise APIError(401, "unauthorized", "this needs the admin token: send 'Authorization: Bearer <token>'",
+                       {"WWW-Authenticate": 'Bearer realm="kb-admin"'})
+    # Header values arrive decoded as Latin-1: encoding back gives the bytes that were sent.
+    if not hmac.compare_digest(given.encode("latin-1"), str(expected).encode("utf-8")):
+        raise APIError(401, "unauthorized", "the admin token is wrong",
+                       {"WWW-Authenticate": 'Bearer realm="kb-admin", error="invalid_token"'})
+
+
+def requires_token(view: Callable) -> Callable:
+    """Run ``check_token`` before the view (and before its request body is read)."""
+
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        check_token()
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def upload_name(raw: str) -> str:
+    """A safe name for an uploaded file: its stem through ``secure_filename``, its ending kept.
+
+    ``secure_filename`` alone would turn ``报告.pdf`` into ``pdf``; here it becomes ``upload.pdf``.
+    """
+    name = PurePosixPath(raw.replace("\\", "/")).name
+    stem, suffix = os.path.splitext(name)
+    suffix = suffix if _SUFFIX.fullmatch(suffix) else ""
+    return (secure_filename(stem) or "upload") + suffix
+
+
+def split_list(values: list[str]) -> list[str]:
+    """Comma-separated form values as one list of trimmed, non-empty items."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def form_fields() -> dict[str, Any]:
+    """The catalogue fields sent beside the file; blank ones are left out, list fields split at commas.
+
+    Every non-blank form field is passed on, so the library names an unknown one (``InvalidField``).
+    """
+    fields: dict[str, Any] = {}
+    for name in request.form:
+        if name in LIST_FIELDS:
+            items = split_list(request.form.getlist(name))
+            if items:
+                fields[name] = items
+        elif request.form.get(name, "").strip():
+            fields[name] = request.form[name].strip()
+    return fields
+
+
+def explain(error: KBError, temporary: str, filename: str) -> None:
+    """Reword the library's error for the uploader: their file name instead of the temporary
+    path, the supported types for an unsupported file, the existing document for a duplicate
+    (by id and file name, never by its path on the server)."""
+    error.message = error.message.replace(temporary, filename).replace(Path(temporary).name, filename)
+    if isinstance(error, UnsupportedFormat) and "supported types" not in error.message:
+        error.message += f"; supported types: {', '.join(SUPPORTED_FORMATS)}"
+    if isinstance(error, DuplicateDocument):
+        try:
+            existing = f" ({knowledge_base().document(error.document_id).filename})"
+        except KBError:  # removed in the meantime
+            existing = ""
+        error.message = f"{filename}: same content as document {error.document_id}{existing}; nothing was added"
+
+
+def add_upload(upload: FileStorage, filename: str, fields: dict[str, Any]) -> Document:
+    """Index an uploaded file through a temporary copy that keeps its ending; the copy is always removed.
+
+    Raises:
+        KBError: whatever ``KnowledgeBase.add`` raises, reworded by ``explain``.
+    """
+    handle, temporary = tempfile.mkstemp(prefix="kb-upload-", suffix=Path(filename).suffix)
+    try:
+        with os.fdopen(handle, "wb") as copy:
+            upload.save(copy)
+        return knowledge_base().add(Path(temporary), fields or None, filename=filename)
+    except KBError as error:
+        explain(error, temporary, filename)
+        raise
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+@admin.post("/api/documents")
+@requires_token
+def add_document():
+    """Multipart ``file`` plus optional catalogue fields → 201 with the new document and its passage count."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise APIError(400, "missing_file", "no file: send the document as the multipart/form-data field 'file'")
+    document = add_upload(upload, upload_name(upload.filename), form_fields())
+    response = jsonify(document=document_to_dict(document), passage_count=document.passage_count)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.document", document_id=document.id)
+    return response
+
+
+@admin.patch("/api/documents/<int:document_id>")
+@requires_token
+def update_document(document_id: int):
+    """A JSON object of catalogue fields to change → the updated document."""
+    fields = request.get_json(silent=True)
+    if not isinstance(fields, dict):
+        raise APIError(400, "invalid_body", 'send the fields to change as a JSON object, e.g. {"title": "New title"}, '
+                       "with Content-Type: application/json")
+    return jsonify(document_to_dict(knowledge_base().update(document_id, fields)))
+
+
+@admin.delete("/api/documents/<int:document_id>")
+@requires_token
+def remove_document(document_id: int):
+    """Remove a document, its passages and its kept original → 204."""
+    knowledge_base().remove(document_id)
+    return "", 204
+
+
+@admin.get("/admin")
+def admin_page():
+    """The page for adding, editing and removing documents; it works through the API above, and
+    refuses to be framed (it handles the admin token)."""
+    response = make_response(render_template(
+        "admin.html", fields=CATALOGUE_FIELDS, list_fields=LIST_FIELDS, accept=ACCEPTED_ENDINGS,
+        enabled=bool(current_app.config["KB_ADMIN_TOKEN"]), max_upload_mb=current_app.config["KB_MAX_UPLOAD_MB"],
+        supported=SUPPORTED_FORMATS,
+    ))
+    response.headers.update(_PAGE_HEADERS)
+    return response
