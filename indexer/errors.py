@@ -116,8 +116,8 @@ class DuplicateDocument(KBError):
 
     code = "duplicate_document"
 
-    def __init__(self, path, document_id: int, existing: str):
-        super().__init__(f"{path}: same content as document {document_id} ({existing}); nothing was added")
+    def __init__(self, path, document_id: int, existing: str, filename: str):
+        super().__init__(f"{path}: same content as document {document_id} ({filename}); nothing was added")
         self.document_id = document_id
         self.existing = existing
 

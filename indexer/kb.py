@@ -12,8 +12,8 @@ from typing import Mapping
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .catalog import clean_fields, read_catalog
-from .errors import DocumentNotFound, IndexNotBuilt, KBError, ModelMismatch
-from .pipeline import SourceFile, add_file, find_files, index_files, index_records
+from .errors import DocumentNotFound, DuplicateDocument, IndexNotBuilt, KBError, ModelMismatch
+from .pipeline import SourceFile, add_file, file_sha256, find_files, index_files, index_records
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search
 from .store import Manifest, Store
@@ -123,13 +123,13 @@ class KnowledgeBase:
         return report
 
     def add(self, path: str | Path, fields: dict | None = None, filename: str | None = None) -> Document:
-        """Add one file, or update the document it was added as (same path, or same upload name).
+        """Add one file, or update the document it was added from (same path on disk).
 
         Args:
             path: the file.
             fields: catalogue fields (title, type, session, countries, language, date, speakers,
                 organisation), over those of the folder's ``catalog.yaml``.
-            filename: for uploads: the name to show and to recognise the document by next time.
+            filename: for uploads: the name to show; each upload is a new document.
 
         Returns:
             The stored document.
@@ -143,10 +143,16 @@ class KnowledgeBase:
         if not path.is_file():
             raise KBError(f"{path}: no such file")
         catalog = {} if filename else read_catalog(path.parent).get(path.name, {})
+        # An upload is a new document each time (two sites' "report.pdf" must not overwrite each other);
+        # a file on disk is recognised by its path, so adding it again updates it.
+        sha256 = file_sha256(path)
         source = SourceFile(path=path, name=filename or path.name, catalog={**catalog, **clean_fields(fields or {})},
-                            key=f"upload:{filename}" if filename else "")
+                            key=f"upload:{sha256}" if filename else "")
         store = self._writable_store()
         with store.writing():
+            twin = store.find_document(sha256=sha256) if filename else None
+            if twin is not None:
+                raise DuplicateDocument(path, twin.id, twin.path, twin.filename)
             return add_file(store, self.embedder, source, self.chunking).document
 
     def update(self, document_id: int, fields: dict) -> Document:
@@ -187,7 +193,7 @@ class KnowledgeBase:
         """
         if id_or_path.isdigit():
             return self.store.document(int(id_or_path))
-        found = self.store.find_document(path=str(Path(id_or_path).resolve())) or self.store.find_document(path=f"upload:{id_or_path}")
+        found = self.store.find_document(path=str(Path(id_or_path).resolve()))
         if found is None:
             raise DocumentNotFound(f"no document indexed from {id_or_path}; `kb list` shows ids and files")
         return found

@@ -178,7 +178,7 @@ def add_file(store: Store, embedder: Embedder, source: SourceFile, chunking: Chu
         return AddOutcome(existing, changed=False)
     twin = store.find_document(sha256=sha256)
     if twin and (existing is None or twin.id != existing.id):
-        raise DuplicateDocument(source.path, twin.id, twin.path)
+        raise DuplicateDocument(source.path, twin.id, twin.path, twin.filename)
     document = _store_file(store, embedder, source, sha256, existing.id if existing else 0, chunking)
     if existing and existing.original and existing.original != document.original:
         (store.data_dir / existing.original).unlink(missing_ok=True)

@@ -97,11 +97,12 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
     allowed_sql, allowed_args = filter_sql(request.filters)
     scores = _candidates(store, embedder, query, request.mode, fusion, allowed_sql, allowed_args)
     ranked = sorted(scores, key=lambda passage_id: (-scores[passage_id], passage_id))
-    owners = store.passage_documents(ranked)
-    ranked = [passage_id for passage_id in ranked[:_FACET_DEPTH] if passage_id in owners]
-    chosen = _choose(ranked, owners, request)
-    passages = store.passages(chosen)
-    documents = store.documents_by_id(list(dict.fromkeys(owners[i] for i in ranked)))
+    with store.reading():  # one snapshot, so a document removed meanwhile is missing from every read or none
+        owners = store.passage_documents(ranked)
+        ranked = [passage_id for passage_id in ranked[:_FACET_DEPTH] if passage_id in owners]
+        chosen = _choose(ranked, owners, request)
+        passages = store.passages(chosen)
+        documents = store.documents_by_id(list(dict.fromkeys(owners[i] for i in ranked)))
     terms = query_terms(query)
     hits = tuple(
         Hit(rank=rank, score=scores[passage_id], passage=passages[passage_id], document=documents[owners[passage_id]],

@@ -28,7 +28,7 @@ from .vectors import latest_snapshot, load_vector_index, max_id, new_vector_inde
 
 __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
 _PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end"
 _DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata"
@@ -110,6 +110,16 @@ class Store:
             self._local.db = None
 
     # -- reading ------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A read transaction on this thread's connection: every query inside sees one state of the index."""
+        db = self.connection()
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            db.execute("COMMIT")
 
     def version(self) -> int:
         """The number of committed writes so far; it changes whenever the index does."""

@@ -220,19 +220,18 @@ def test_duplicate_upload_is_409_naming_the_existing_document(client, small_corp
     assert list(upload_dir.iterdir()) == []
 
 
-def test_upload_under_a_name_already_uploaded_replaces_that_document(client, tmp_path):
+def test_upload_under_a_name_already_uploaded_is_a_new_document(client, tmp_path):
     first = upload(client, _markdown(tmp_path), countries="Lao PDR").get_json()["document"]
     newer = tmp_path / "newer" / "quokka-note.md"
     newer.parent.mkdir()
     newer.write_text("# Wombat islanders\n\nThe kestrel sickness benefit reached them in 2017.\n", encoding="utf-8")
     response = upload(client, newer)
     assert response.status_code == 201, response.get_json()
-    replaced = response.get_json()["document"]
-    assert replaced["id"] == first["id"] and replaced["title"] == "Wombat islanders"
-    assert replaced["metadata"] == {}
-    assert document_count(client) == 5
-    assert search(client, "kestrel sickness")[0]["document"]["id"] == first["id"]
-    assert first["id"] not in {hit["document"]["id"] for hit in search(client, "zebrafinch quokka", mode="keyword")}
+    second = response.get_json()["document"]
+    assert second["id"] != first["id"] and second["title"] == "Wombat islanders"
+    assert document_count(client) == 6
+    assert search(client, "kestrel sickness")[0]["document"]["id"] == second["id"]
+    assert first["id"] in {hit["document"]["id"] for hit in search(client, "zebrafinch quokka", mode="keyword")}
 
 
 def _binary(folder: Path) -> Path:

@@ -140,10 +140,7 @@
     try {
       const result = await call("POST", uploadForm.getAttribute("action"), { body: new FormData(uploadForm), token: token });
       const added = result.document;
-      // An upload under a file name already uploaded replaces that document and keeps its id.
-      const replaced = Array.prototype.some.call(list.children, function (item) { return item.dataset.id === String(added.id); });
-      say(uploadStatus, (replaced ? "Replaced document " + added.id + " (same file name) with “" + added.title + "”"
-        : "Added “" + added.title + "” as document " + added.id) + " (" + plural(result.passage_count, "passage") + ").", "ok");
+      say(uploadStatus, "Added “" + added.title + "” as document " + added.id + " (" + plural(result.passage_count, "passage") + ").", "ok");
       uploadForm.reset();
       await loadDocuments();
     } catch (error) {
