@@ -8,7 +8,7 @@ from pathlib import Path
 from docx import Document
 from docx.shared import Mm, Pt
 
-from sourcedoc import (DISCLAIMER, BulletList, Heading, Paragraph, SourceDoc,
+from sourcedoc import (set_core_properties, DISCLAIMER, BulletList, Heading, Paragraph, SourceDoc,
                        Table, normalise_zip, plain_text)
 
 BULLET_STYLES = ("List Bullet", "List Bullet 2", "List Bullet 3")
@@ -65,17 +65,8 @@ def add_front(document, doc: SourceDoc) -> int:
 
 def set_properties(document, doc: SourceDoc) -> None:
     """Fixed core properties: title, disclaimer as subject/comments, dates."""
-    props = document.core_properties
-    props.title = doc.title
-    props.subject = DISCLAIMER
-    props.comments = DISCLAIMER
-    props.author = doc.author
-    props.keywords = "; ".join(doc.meta["countries"])
-    props.language = doc.meta["language"]
-    props.last_modified_by = "corpus/build.py"
-    props.revision = 1
-    props.created = props.modified = doc.created.replace(tzinfo=None)
-    props.last_printed = doc.created.replace(tzinfo=None)
+    set_core_properties(document.core_properties, doc)
+    document.core_properties.last_printed = doc.created.replace(tzinfo=None)
 
 
 def render_docx(doc: SourceDoc, out: Path) -> int:

@@ -13,7 +13,7 @@ from pptx import Presentation
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from sourcedoc import (DISCLAIMER, BulletList, Heading, Paragraph, SourceDoc,
+from sourcedoc import (set_core_properties, DISCLAIMER, BulletList, Heading, Paragraph, SourceDoc,
                        Table, normalise_zip, plain_text)
 
 SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
@@ -133,16 +133,7 @@ def add_disclaimer(slide) -> None:
 
 def set_properties(prs, doc: SourceDoc) -> None:
     """Fixed core properties: title, disclaimer as subject/comments, dates."""
-    props = prs.core_properties
-    props.title = doc.title
-    props.subject = DISCLAIMER
-    props.comments = DISCLAIMER
-    props.author = doc.author
-    props.keywords = "; ".join(doc.meta["countries"])
-    props.language = doc.meta["language"]
-    props.last_modified_by = "corpus/build.py"
-    props.revision = 1
-    props.created = props.modified = doc.created.replace(tzinfo=None)
+    set_core_properties(prs.core_properties, doc)
 
 
 def render_pptx(doc: SourceDoc, out: Path) -> int:

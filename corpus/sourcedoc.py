@@ -301,3 +301,16 @@ def _split_row(line: str) -> list[str]:
     line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
     cells = re.split(r"(?<!\\)\|", line)
     return [cell.strip().replace("\\|", "|") for cell in cells]
+
+
+def set_core_properties(props, doc: SourceDoc) -> None:
+    """Fixed Office core properties (DOCX and PPTX alike): title, disclaimer as subject/comments, dates."""
+    props.title = doc.title
+    props.subject = DISCLAIMER
+    props.comments = DISCLAIMER
+    props.author = doc.author
+    props.keywords = "; ".join(doc.meta["countries"])
+    props.language = doc.meta["language"]
+    props.last_modified_by = "corpus/build.py"
+    props.revision = 1
+    props.created = props.modified = doc.created.replace(tzinfo=None)
