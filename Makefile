@@ -10,7 +10,9 @@ PORT ?= 5000
 
 SCIFACT ?= ../shared/benchmarks/scifact
 
-.PHONY: install index run test corpus eval bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install browser index run test corpus eval bench clean
 
 install: $(STAMP)
 
@@ -28,7 +30,16 @@ index: install
 run: index
 	$(BIN)/kb serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
-test: install
+# Headless Chromium for the browser tests (tests/test_embed_browser.py): Debian's package, installed
+# when missing (as root in CI, through sudo elsewhere). Playwright drives it; its own browser
+# download is never used.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 # Quality of the three retrieval modes on the corpus questions and on SciFact (first run builds

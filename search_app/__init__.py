@@ -10,6 +10,7 @@ from indexer import KnowledgeBase
 
 from .admin import admin
 from .api import api
+from .embed import embed, init_embedding
 from .errors import register_error_handlers
 from .pages import pages
 from .settings import load_settings
@@ -26,7 +27,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Returns:
         The Flask app, with its knowledge base in ``app.extensions["kb"]`` (loaded lazily, once per process);
-        request bodies are capped at ``KB_MAX_UPLOAD_MB`` (Flask's ``MAX_CONTENT_LENGTH``).
+        request bodies are capped at ``KB_MAX_UPLOAD_MB`` (Flask's ``MAX_CONTENT_LENGTH``); the read API
+        answers the sites of ``KB_CORS_ORIGINS`` and only ``/embed`` may be framed (``KB_EMBED_ORIGINS``).
+
+    Raises:
+        ValueError: ``KB_CORS_ORIGINS`` or ``KB_EMBED_ORIGINS`` holds something that is not an origin.
     """
     app = Flask(__name__)
     app.config.update(load_settings(config))
@@ -41,5 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(pages)
     app.register_blueprint(admin)
+    app.register_blueprint(embed)
+    init_embedding(app)
     register_error_handlers(app)
     return app

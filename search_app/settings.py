@@ -34,6 +34,8 @@ SETTINGS = (
     Setting("KB_PER_DOCUMENT", 3, int, "Most passages of one document in a result list (0: no cap); `per_document=` overrides."),
     Setting("KB_ADMIN_TOKEN", "", str, "Bearer token for adding, editing and removing documents over HTTP; empty: the write API is off."),
     Setting("KB_MAX_UPLOAD_MB", 50, float, "Largest upload accepted, in megabytes; larger ones get a 413."),
+    Setting("KB_CORS_ORIGINS", "", str, "Origins (comma-separated, e.g. `https://www.example.org`) whose pages may read the API (`GET /api/...`), as the embed widget does; `*`: any site. Writes and credentials: never."),
+    Setting("KB_EMBED_ORIGINS", "", str, "Origins (comma-separated; `*`: any site) that may show `/embed` in an iframe, besides this site; every other page refuses to be framed."),
 )
 
 
