@@ -16,7 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-__all__ = ["new_vector_index", "build_vector_index", "save_vector_index", "load_vector_index", "latest_snapshot", "max_id",
+__all__ = ["new_vector_index", "save_vector_index", "load_vector_index", "latest_snapshot", "max_id",
            "search_vectors", "vector_scores"]
 
 # One query at a time: OpenMP threads cost more to start than a flat search of this size takes.
@@ -27,14 +27,6 @@ _FILE = re.compile(r"^vectors-(\d+)\.faiss$")
 def new_vector_index(dimension: int) -> faiss.IndexIDMap2:
     """An empty exact inner-product index whose ids are passage ids."""
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-
-
-def build_vector_index(dimension: int, ids: np.ndarray, vectors: np.ndarray) -> faiss.IndexIDMap2:
-    """An index holding ``vectors`` under ``ids`` (int64 passage ids)."""
-    index = new_vector_index(dimension)
-    if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
-    return index
 
 
 def _path(data_dir: Path, version: int) -> Path:
