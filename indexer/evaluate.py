@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
+
 from .chunk import ChunkSettings
 from .errors import DatasetError, IndexNotBuilt
 from .records import Hit, Location
 
-__all__ = ["METRICS", "EvalSet", "EvalReport", "OpenDataset", "open_dataset", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run"]
+__all__ = ["METRICS", "EvalSet", "EvalReport", "OpenDataset", "open_dataset", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run", "per_question"]
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
@@ -158,15 +160,28 @@ def run_queries(eval_set: EvalSet, search: Callable[[str], tuple[Hit, ...]], key
 
 def score_run(eval_set: EvalSet, run: dict[str, dict[str, float]]) -> dict[str, float]:
     """The mean of each of ``METRICS`` over the questions (a question with no results scores 0)."""
+    scores = _ranx_scores(eval_set, run, METRICS)
+    return {metric: round(float(np.mean(list(scores[metric].values()))), 4) for metric in METRICS}
+
+
+def per_question(eval_set: EvalSet, run: dict[str, dict[str, float]], metric: str = "ndcg@10") -> dict[str, float]:
+    """One metric for each question, to find the questions a mode answers badly."""
+    return {query_id: round(float(score), 4) for query_id, score in _ranx_scores(eval_set, run, (metric,))[metric].items()}
+
+
+def _ranx_scores(eval_set: EvalSet, run: dict[str, dict[str, float]], metrics: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """``scores[metric][query_id]`` for every judged question, by ranx."""
     from numba.core.errors import NumbaTypeSafetyWarning
     from ranx import Qrels, Run, evaluate
 
     # ranx needs at least one entry per query; a sentinel key no judgment names scores zero.
-    padded = {query_id: ranked or {"\u0000none": 0.0} for query_id, ranked in run.items()}
+    ranx_run = Run({query_id: run.get(query_id) or {"\u0000none": 0.0} for query_id in eval_set.qrels})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NumbaTypeSafetyWarning)
-        scores = evaluate(Qrels(eval_set.qrels), Run(padded), list(METRICS), make_comparable=True)
-    return {metric: round(float(scores[metric]), 4) for metric in METRICS}
+        # Every judged question is in the run and nothing else, so the two are comparable as they are;
+        # ranx keeps each question's scores in the Run, keyed by question id.
+        evaluate(Qrels(eval_set.qrels), ranx_run, list(metrics), return_mean=False)
+    return {metric: dict(ranx_run.scores[metric]) for metric in metrics}
 
 
 @dataclass(frozen=True)
@@ -197,15 +212,16 @@ def evaluate_dataset(kb, eval_set: EvalSet, key: Callable[[Hit], str], modes: tu
     Returns:
         The metrics of each mode.
     """
-    results, runs = {}, {}
+    results, runs, questions = {}, {}, {}
     for mode in modes:
         # No per-document cap: it is a display choice, and judgments often name several pages of one document.
         runs[mode] = run_queries(eval_set, lambda question: kb.search(question, k=100, mode=mode, per_document=0).hits, key)
         results[mode] = score_run(eval_set, runs[mode])
+        questions[mode] = per_question(eval_set, runs[mode])
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{eval_set.name}-{eval_set.split}.json"
     report = EvalReport(dataset=eval_set.name, split=eval_set.split, queries=len(eval_set.queries), modes=results, output=output)
-    output.write_text(json.dumps({**report.to_dict(), "runs": runs}, ensure_ascii=False) + "\n", encoding="utf-8")
+    output.write_text(json.dumps({**report.to_dict(), "ndcg@10_per_question": questions, "runs": runs}, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
 
 

@@ -91,21 +91,19 @@ def onnx_encoder_for(model, location: str) -> OnnxEncoder | None:
         return None
 
 
-class _LastHiddenState:
-    """Wraps the transformer so the export has named inputs and one output."""
+def _last_hidden_state(transformer):
+    """The transformer as a module with named inputs and one output, which is what the export needs."""
+    import torch
 
-    def __new__(cls, transformer):
-        import torch
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = transformer
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.transformer = transformer
+        def forward(self, input_ids, attention_mask):
+            return self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-            def forward(self, input_ids, attention_mask):
-                return self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-        return Wrapper()
+    return LastHiddenState()
 
 
 def _export(transformer, tokenizer, target: Path) -> None:
@@ -119,7 +117,7 @@ def _export(transformer, tokenizer, target: Path) -> None:
     with warnings.catch_warnings(), torch.inference_mode():
         # The TorchScript exporter warns about tracing details that do not affect this model.
         warnings.simplefilter("ignore")
-        torch.onnx.export(_LastHiddenState(transformer.eval()), (sample["input_ids"], sample["attention_mask"]), str(temporary),
+        torch.onnx.export(_last_hidden_state(transformer.eval()), (sample["input_ids"], sample["attention_mask"]), str(temporary),
                           input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
                           dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "last_hidden_state": dynamic},
                           dynamo=False, opset_version=17)

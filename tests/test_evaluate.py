@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import indexer.kb
 from indexer import DatasetError, Location
 from indexer.cli import main
-from indexer.evaluate import EvalSet, load_beir, load_questions, location_key, score_run
+from indexer.evaluate import EvalSet, load_beir, load_questions, location_key, per_question, score_run
 
 
 def tiny_set() -> EvalSet:
@@ -34,6 +34,15 @@ def test_query_without_results_scores_zero():
     scores = score_run(tiny_set(), {"q1": {"a": 1.0, "b": 0.5}, "q2": {}})
     assert scores["ndcg@10"] == pytest.approx(0.5)
     assert scores["recall@100"] == pytest.approx(0.5)
+
+
+def test_per_question_scores_belong_to_their_questions():
+    # Ids out of alphabetical order: ranx sorts them internally, the scores must still follow their ids.
+    qrels = {"z9": {"a": 1}, "a1": {"b": 2, "c": 1}, "m5": {"d": 1}, "b0": {"e": 1}}
+    run = {"z9": {"x": 1.0, "a": 0.5}, "a1": {"b": 1.0}, "m5": {}, "b0": {"e": 1.0}}
+    scores = per_question(EvalSet(name="t", split="test", queries={q: q for q in qrels}, qrels=qrels), run)
+    assert scores == {"z9": pytest.approx(1 / math.log2(3), abs=1e-4), "a1": pytest.approx(2 / (2 + 1 / math.log2(3)), abs=1e-4),
+                      "m5": 0.0, "b0": 1.0}
 
 
 def test_location_keys_name_page_slide_or_section():
@@ -87,7 +96,8 @@ def test_kb_eval_json_on_a_beir_folder(beir_folder, tmp_path, monkeypatch, fake_
     body = json.loads(result.output)
     assert body["dataset"] == "minibeir" and body["split"] == "test" and body["queries"] == 2
     assert body["modes"]["dense"] == {"ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0}
-    assert (tmp_path / "data" / "eval" / "minibeir-test.json").is_file()
+    saved = json.loads((tmp_path / "data" / "eval" / "minibeir-test.json").read_text())
+    assert saved["ndcg@10_per_question"]["dense"] == {query_id: 1.0 for query_id in saved["runs"]["dense"]}
     again = CliRunner().invoke(main, args, catch_exceptions=False)
     assert json.loads(again.output) == body
 

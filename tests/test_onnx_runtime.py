@@ -1,0 +1,68 @@
+"""The ONNX Runtime encoder gives the vectors PyTorch gives, and steps aside when it cannot."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from indexer import onnx_runtime
+from indexer.embed import DEFAULT_MODEL, resolve_model
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "How can herders in Mongolia get maternity benefits?",
+    "BPJS",
+    # Longer than the model's input limit, so truncation must match too.
+    "The monotributo folds taxes and social security contributions into one monthly payment. " * 40,
+]
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from sentence_transformers import SentenceTransformer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        return SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
+
+
+def test_exported_model_gives_pytorch_vectors(minilm, tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-under-test")
+    assert encoder is not None
+    assert len(list(tmp_path.glob("*.onnx"))) == 1
+
+    ours = encoder.encode(TEXTS, batch_size=2)
+    reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == reference.shape and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert (ours * reference).sum(axis=1).min() > 0.9999
+
+
+def test_export_is_reused_from_the_cache(minilm, tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    assert onnx_runtime.onnx_encoder_for(minilm, "minilm-cached") is not None
+    monkeypatch.setattr(onnx_runtime, "_export", lambda *args: pytest.fail("exported twice"))
+    assert onnx_runtime.onnx_encoder_for(minilm, "minilm-cached") is not None
+
+
+def test_model_without_mean_pooling_stays_on_pytorch(minilm, tmp_path, monkeypatch):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    cls_pooled = SentenceTransformer(modules=[minilm[0], Pooling(minilm.get_embedding_dimension(), pooling_mode="cls")], device="cpu")
+    assert onnx_runtime.onnx_encoder_for(cls_pooled, "cls-pooled") is None
+    assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_failed_export_falls_back_to_pytorch_with_a_warning(minilm, tmp_path, monkeypatch, caplog):
+    def broken_export(*args):
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(onnx_runtime, "_export", broken_export)
+    with caplog.at_level(logging.WARNING, logger="indexer.onnx_runtime"):
+        assert onnx_runtime.onnx_encoder_for(minilm, "minilm-broken") is None
+    assert "exporter crashed" in caplog.text and "using PyTorch" in caplog.text
