@@ -4,6 +4,8 @@ A passage never crosses a section (page, slide or heading section), so it keeps
 one location. Inside a section, sentences are packed until ``max_words``; the
 next passage starts with the last sentences of the previous one, up to
 ``overlap_words``, so an answer split across the cut is still found whole.
+A section that holds nothing but its heading (a heading directly followed by a
+sub-heading) is no passage: it would match its own words and show no text.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def chunk_sections(sections: tuple[Section, ...] | list[Section], settings: Chun
         Passages with their location, heading, ordinal and character range in the section text.
     """
     passages: list[Passage] = []
-    for section in sections:
+    # A document of headings alone keeps them: they are all the text it has.
+    with_body = [section for section in sections if not _heading_only(section)] or sections
+    for section in with_body:
         for start, end in _windows(section.text, settings):
             passages.append(
                 Passage(
@@ -77,6 +81,10 @@ def chunk_sections(sections: tuple[Section, ...] | list[Section], settings: Chun
                 )
             )
     return passages
+
+
+def _heading_only(section: Section) -> bool:
+    return bool(section.heading) and section.text.strip() == section.heading.strip()
 
 
 def _windows(text: str, settings: ChunkSettings) -> list[tuple[int, int]]:

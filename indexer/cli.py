@@ -131,8 +131,7 @@ def search_command(kb: KnowledgeBase, question, k, mode, filter_pairs, per_docum
     if not result.hits:
         click.echo("No passages found.")
     for hit in result.hits:
-        where = hit.passage.location.describe()
-        click.secho(f"{hit.rank}. {hit.document.title}" + (f" — {where}" if where else "") + f"  [{hit.score:.3f}]", bold=True)
+        click.secho(f"{hit.rank}. {hit.document.title}" + (f" — {hit.where}" if hit.where else "") + f"  [{hit.score:.3f}]", bold=True)
         click.echo(f"   {hit.document.filename}")
         click.echo("   " + hit.passage.text.replace("\n", "\n   ") + "\n")
 

@@ -111,6 +111,12 @@ class Hit:
     document: Document
     highlights: tuple[tuple[int, int], ...] = ()
 
+    @property
+    def where(self) -> str:
+        """Where the passage is (``p. 3``, ``slide 4``, a section title), or "" when that only repeats the document title."""
+        label = self.passage.location.describe()
+        return "" if label == self.document.title else label
+
 
 @dataclass(frozen=True)
 class SearchResult:

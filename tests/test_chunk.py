@@ -116,3 +116,19 @@ def test_short_section_is_one_passage():
     section = Section(text="One. Two words.", location=Location(section="Intro"), heading="Intro")
     (passage,) = chunk_sections([section], SETTINGS)
     assert (passage.text, passage.char_start, passage.char_end, passage.location.section) == ("One. Two words.", 0, 15, "Intro")
+
+
+def _heading_section(heading: str, body: str = "") -> Section:
+    return Section(text=f"{heading}\n{body}" if body else f" {heading} \n", location=Location(section=heading), heading=heading)
+
+
+def test_heading_followed_by_a_sub_heading_is_no_passage():
+    sections = [_heading_section("Domestic workers"), _heading_section("Domestic workers: who they are", "Most are women. Few have contracts.")]
+    passages = chunk_sections(sections, SETTINGS)
+    assert [passage.heading for passage in passages] == ["Domestic workers: who they are"]
+    assert passages[0].ordinal == 0
+
+
+def test_document_of_headings_alone_keeps_them():
+    passages = chunk_sections([_heading_section("Annex"), _heading_section("Tables")], SETTINGS)
+    assert [passage.text for passage in passages] == ["Annex", "Tables"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer import InvalidQuery, KnowledgeBase
+from indexer.records import Document, Hit, Location, Passage
 from indexer.keyword import fts_query
 
 from .conftest import make_pptx
@@ -123,3 +124,12 @@ def test_facets_count_documents_per_value(kb):
     assert set(facets) == {"type", "session", "country", "language", "year"}
     assert facets["country"].get("Thailand") == 1
     assert facets["language"].get("en", 0) >= 2
+
+
+@pytest.mark.parametrize("location, where", [(Location(section="Zambia field research"), ""), (Location(section="Domestic workers"), "Domestic workers"),
+                                              (Location(page=3), "p. 3"), (Location(slide=2), "slide 2")])
+def test_hit_location_label_never_repeats_the_document_title(location, where):
+    document = Document(id=1, path="/x.docx", filename="x.docx", title="Zambia field research", type="summary", format="docx",
+                        sha256="0" * 64, size=1, indexed_at="")
+    passage = Passage(text="Most domestic workers are women.", location=location)
+    assert Hit(rank=1, score=1.0, passage=passage, document=document).where == where

@@ -108,14 +108,14 @@
     return node;
   }
 
-  function where(location, t) {
+  function where(location, title, t) {
     if (!location) return "";
     if (location.slide != null) return t.slide + " " + location.slide;
     if (location.page != null) {
       var label = location.page_label && String(location.page_label) !== String(location.page) ? " (" + location.page_label + ")" : "";
       return t.page + " " + location.page + label;
     }
-    return location.section || "";
+    return location.section !== title && location.section || "";
   }
 
   function mount(host) {
@@ -173,7 +173,7 @@
       list.textContent = "";
       hits.forEach(function (hit) {
         var doc = hit.document || {}, link = httpUrl(doc.url || "", base + "/"), title = doc.title || doc.filename || "";
-        var meta = [doc.type, where(hit.location, t)].filter(Boolean).join(" · ");
+        var meta = [doc.type, where(hit.location, doc.title, t)].filter(Boolean).join(" · ");
         var item = el("li", null, null, [link
           ? el("a", { href: link.href, target: "_blank", rel: "noopener noreferrer" }, title, [el("span", { className: "sr" }, " " + t.newTab)])
           : el("span", null, title)]);
