@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import DocumentNotFound, IndexNotBuilt, KBError
 from .records import Document, Location, Passage
-from .vectors import latest_snapshot, load_vector_index, max_id, new_vector_index, save_vector_index
+from .snapshots import LiveVectors
 
 __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
@@ -50,9 +50,7 @@ class Store:
         self.data_dir = Path(data_dir)
         self.manifest = manifest
         self._local = threading.local()
-        self._vectors_lock = threading.Lock()
-        self._vectors = None
-        self._vectors_version = -1
+        self._vectors = LiveVectors(self.data_dir, manifest.dimension)
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Store:
@@ -188,44 +186,8 @@ class Store:
         return dict(self.connection().execute(f"SELECT id, document_id FROM passages WHERE id IN ({marks})", ids).fetchall())
 
     def vector_index(self):
-        """The FAISS index at the database's current version, brought up to date when the version changes.
-
-        A reader loads the newest snapshot file once, then applies what writers logged since:
-        passages deleted (``deleted_passages``) are removed, passages with larger ids are added.
-        So every process sees a commit at its next search, and no update re-reads the whole index.
-        """
-        version = self.version()
-        with self._vectors_lock:
-            if self._vectors is not None and self._vectors_version == version:
-                return self._vectors
-            db = self.connection()
-            db.execute("BEGIN")  # one read snapshot: the version and the changes agree
-            try:
-                version = self.version()
-                if self._vectors is None:
-                    self._load_snapshot(version)
-                self._apply_changes(db)
-                self._vectors_version = version
-            finally:
-                db.execute("COMMIT")
-            return self._vectors
-
-    def _load_snapshot(self, version: int) -> None:
-        snapshot = latest_snapshot(self.data_dir, version)
-        index = load_vector_index(self.data_dir, snapshot) if snapshot is not None else None
-        self._vectors = index or new_vector_index(self.manifest.dimension)
-        self._vectors_version = snapshot if index is not None else 0
-
-    def _apply_changes(self, db: sqlite3.Connection) -> None:
-        """Remove passages deleted since ``_vectors_version`` and add passages newer than the index's largest id."""
-        removed = [row[0] for row in db.execute("SELECT id FROM deleted_passages WHERE version > ?", (self._vectors_version,))]
-        if removed:
-            self._vectors.remove_ids(np.array(removed, dtype=np.int64))
-        rows = db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (max_id(self._vectors),)).fetchall()
-        if rows:
-            ids = np.array([row[0] for row in rows], dtype=np.int64)
-            vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), self.manifest.dimension)
-            self._vectors.add_with_ids(vectors, ids)
+        """The FAISS index at the database's current version (see ``snapshots.LiveVectors``)."""
+        return self._vectors.current(self.connection(), self.version)
 
     # -- writing ------------------------------------------------------------
 
@@ -237,29 +199,7 @@ class Store:
             try:
                 yield self
             finally:
-                self._snapshot_if_worth_it()
-
-    def _snapshot_if_worth_it(self) -> None:
-        """Save a FAISS snapshot when there is none, or when the changes since the last one are over 5% of it.
-
-        Small updates to a large index only append to SQLite: readers apply them in
-        milliseconds, and re-saving hundreds of megabytes for them would be waste.
-        """
-        version = self.version()
-        index = self.vector_index()
-        snapshot = latest_snapshot(self.data_dir, version)
-        if snapshot == version:
-            return
-        db = self.connection()
-        row = db.execute("SELECT value FROM meta WHERE key = 'snapshot_max_id'").fetchone()
-        if snapshot is not None and row is not None:
-            changed = db.execute("SELECT count(*) FROM deleted_passages WHERE version > ?", (snapshot,)).fetchone()[0]
-            changed += db.execute("SELECT count(*) FROM passages WHERE id > ?", (int(row[0]),)).fetchone()[0]
-            if changed <= 0.05 * max(index.ntotal, 1):
-                return
-        save_vector_index(index, self.data_dir, version)
-        db.execute("INSERT INTO meta (key, value) VALUES ('snapshot_max_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                   (max_id(index),))
+                self._vectors.save_if_worth_it(self.connection(), self.version)
 
     def save_document(self, document: Document, passages: list[Passage], vectors: np.ndarray) -> Document:
         """Insert or replace one document and its passages in one transaction.

@@ -3,7 +3,7 @@
 SQLite holds every vector too, so the FAISS file is a snapshot of it: the
 file's name carries the database version it matches (``vectors-<version>.faiss``);
 a reader loads the newest snapshot and applies the changes logged since
-(``Store.vector_index``). A file is written to a temporary name,
+(``snapshots.LiveVectors``). A file is written to a temporary name,
 flushed to disk and renamed, so no reader ever sees half of one.
 """
 

@@ -14,6 +14,8 @@ from pptx import Presentation
 from pptx.util import Inches
 
 from indexer import KnowledgeBase
+from indexer.records import Document, Location, Passage
+from indexer.store import Manifest, Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DOCUMENTS = SHARED / "documents"
@@ -38,6 +40,23 @@ class FakeEmbedder:
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+@pytest.fixture
+def store(tmp_path: Path, fake_embedder: FakeEmbedder) -> Store:
+    """An empty index directory for the fake embedder."""
+    store = Store.create(tmp_path / "index", Manifest(model=fake_embedder.name, dimension=fake_embedder.dimension))
+    yield store
+    store.close()
+
+
+def save_texts(store: Store, path: str, texts: list[str], document_id: int = 0) -> Document:
+    """Store a document of one passage per text (one page each) under the write lock; 0 adds, an id replaces."""
+    document = Document(id=document_id, path=path, filename=Path(path).name, title=Path(path).stem, type="note",
+                        format="text", sha256=f"sha-{path}-{len(texts)}", size=1, indexed_at="")
+    passages = [Passage(text=text, location=Location(page=n + 1), ordinal=n, char_end=len(text)) for n, text in enumerate(texts)]
+    with store.writing():
+        return store.save_document(document, passages, FakeEmbedder().encode(texts))
 
 
 def make_pdf(path: Path, pages: list[str], title: str = "", header: str = "") -> Path:

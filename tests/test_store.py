@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
 from indexer.errors import DocumentNotFound, IndexNotBuilt, KBError
-from indexer.records import Document, Location, Passage
+from indexer.records import Document
 from indexer.store import Manifest, Store
 from indexer.vectors import search_vectors
 
-from .conftest import FakeEmbedder
+from .conftest import FakeEmbedder, save_texts
 
 EMBEDDER = FakeEmbedder()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store.create(tmp_path / "index", Manifest(model=EMBEDDER.name, dimension=EMBEDDER.dimension))
-    yield store
-    store.close()
-
-
-def _save(store: Store, path: str, texts: list[str], document_id: int = 0) -> Document:
-    document = Document(id=document_id, path=path, filename=Path(path).name, title=Path(path).stem, type="note",
-                        format="text", sha256=f"sha-{path}-{len(texts)}", size=1, indexed_at="")
-    passages = [Passage(text=text, location=Location(page=n + 1), ordinal=n, char_end=len(text)) for n, text in enumerate(texts)]
-    with store.writing():
-        return store.save_document(document, passages, EMBEDDER.encode(texts))
 
 
 def _passage_ids(store: Store, document_id: int | None = None) -> list[int]:
@@ -49,7 +33,7 @@ def _nearest(store: Store, text: str, k: int = 10) -> dict[int, float]:
 
 
 def test_save_document_returns_the_stored_document_with_ids(store):
-    saved = _save(store, "/docs/pensions.txt", ["Rural pensions in China.", "Coverage grew fast."])
+    saved = save_texts(store, "/docs/pensions.txt", ["Rural pensions in China.", "Coverage grew fast."])
     assert saved.id > 0 and saved.passage_count == 2
     assert store.document(saved.id) == saved
     stored = store.passages(_passage_ids(store, saved.id))
@@ -59,8 +43,8 @@ def test_save_document_returns_the_stored_document_with_ids(store):
 
 
 def test_faiss_ids_are_the_sqlite_passage_ids(store):
-    _save(store, "/docs/a.txt", ["maternity cash benefits", "employment injury insurance"])
-    _save(store, "/docs/b.txt", ["unemployment protection for traders"])
+    save_texts(store, "/docs/a.txt", ["maternity cash benefits", "employment injury insurance"])
+    save_texts(store, "/docs/b.txt", ["unemployment protection for traders"])
     index = store.vector_index()
     assert sorted(faiss.vector_to_array(index.id_map).tolist()) == _passage_ids(store)
     for passage_id, passage in store.passages(_passage_ids(store)).items():
@@ -68,8 +52,8 @@ def test_faiss_ids_are_the_sqlite_passage_ids(store):
 
 
 def test_delete_removes_passages_keywords_and_vectors(store):
-    kept = _save(store, "/docs/keep.txt", ["health insurance for farmers"])
-    gone = _save(store, "/docs/gone.txt", ["maternity benefits for domestic workers", "maternity leave rules"])
+    kept = save_texts(store, "/docs/keep.txt", ["health insurance for farmers"])
+    gone = save_texts(store, "/docs/gone.txt", ["maternity benefits for domestic workers", "maternity leave rules"])
     gone_ids = _passage_ids(store, gone.id)
     assert sorted(_fts(store, "maternity")) == gone_ids
     assert set(gone_ids) <= set(_nearest(store, "maternity benefits"))
@@ -92,9 +76,9 @@ def test_deleting_a_missing_document_raises(store):
 
 def test_version_increases_on_every_write(store):
     versions = [store.version()]
-    first = _save(store, "/docs/a.txt", ["one"])
+    first = save_texts(store, "/docs/a.txt", ["one"])
     versions.append(store.version())
-    _save(store, "/docs/a.txt", ["one", "two"], document_id=first.id)
+    save_texts(store, "/docs/a.txt", ["one", "two"], document_id=first.id)
     versions.append(store.version())
     store.delete_document(first.id)
     versions.append(store.version())
@@ -102,13 +86,13 @@ def test_version_increases_on_every_write(store):
 
 
 def test_writing_saves_the_vectors_file_of_the_current_version_only(store):
-    _save(store, "/docs/a.txt", ["one"])
-    _save(store, "/docs/b.txt", ["two"])
+    save_texts(store, "/docs/a.txt", ["one"])
+    save_texts(store, "/docs/b.txt", ["two"])
     assert sorted(path.name for path in store.data_dir.glob("vectors-*.faiss")) == ["vectors-2.faiss"]
 
 
 def test_missing_vectors_file_is_rebuilt_from_sqlite(store):
-    _save(store, "/docs/a.txt", ["social insurance for fishermen", "tax financed pensions"])
+    save_texts(store, "/docs/a.txt", ["social insurance for fishermen", "tax financed pensions"])
     for path in store.data_dir.glob("vectors-*.faiss"):
         path.unlink()
     reopened = Store.open(store.data_dir)
@@ -119,9 +103,9 @@ def test_missing_vectors_file_is_rebuilt_from_sqlite(store):
 
 
 def test_updated_document_keeps_its_id_and_replaces_its_passages(store):
-    first = _save(store, "/docs/a.txt", ["old wording about pensions"])
+    first = save_texts(store, "/docs/a.txt", ["old wording about pensions"])
     old_ids = _passage_ids(store, first.id)
-    updated = _save(store, "/docs/a.txt", ["new wording about healthcare", "second part"], document_id=first.id)
+    updated = save_texts(store, "/docs/a.txt", ["new wording about healthcare", "second part"], document_id=first.id)
     assert updated.id == first.id and updated.passage_count == 2
     assert store.counts() == (1, 2)
     assert not set(old_ids) & set(_passage_ids(store))
@@ -164,7 +148,7 @@ def test_open_reads_the_manifest_written_by_create(store):
 
 
 def test_find_document_by_path_and_by_hash(store):
-    saved = _save(store, "/docs/a.txt", ["text"])
+    saved = save_texts(store, "/docs/a.txt", ["text"])
     assert store.find_document(path="/docs/a.txt") == saved
     assert store.find_document(sha256=saved.sha256) == saved
     assert store.find_document(path="/docs/none.txt") is None

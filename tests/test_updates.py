@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -20,8 +19,6 @@ import indexer.kb
 from indexer import DocumentNotFound, DuplicateDocument, InvalidField, KnowledgeBase, NoTextFound
 from indexer.cli import main
 from indexer.store import Store
-
-from .conftest import make_pdf
 
 
 def test_add_then_update_keeps_the_id_and_replaces_the_passages(fake_kb, tmp_path):
@@ -96,7 +93,7 @@ def test_another_process_sees_a_commit_at_its_next_search(indexed_kb, fake_embed
     assert added.id not in {h.document.id for h in reader.search("couriers platform", k=3, mode="dense").hits}
 
 
-def test_small_updates_do_not_resave_the_vector_file(indexed_kb, tmp_path):
+def test_a_fresh_reader_agrees_with_sqlite_after_adds(indexed_kb, tmp_path):
     snapshots = sorted(indexed_kb.data_dir.glob("vectors-*.faiss"))
     assert len(snapshots) == 1
     for number in range(3):

@@ -1,0 +1,54 @@
+"""FAISS snapshots: saved when worth it, and every process's index follows the database between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.store import Store
+
+from .conftest import save_texts
+
+
+def _snapshots(store: Store) -> list[str]:
+    return sorted(path.name for path in Path(store.data_dir).glob("vectors-*.faiss"))
+
+
+def test_small_changes_are_not_resaved_but_every_reader_sees_them(store):
+    save_texts(store, "/docs/big.txt", [f"passage number {n}" for n in range(100)])
+    assert _snapshots(store) == ["vectors-1.faiss"]
+    reader = Store.open(store.data_dir)
+    assert reader.vector_index().ntotal == 100
+
+    small = save_texts(store, "/docs/small.txt", ["one more passage"])  # 1% of the index
+    store.delete_document(small.id)  # a deletion outside writing(): logged, never saved
+    save_texts(store, "/docs/other.txt", ["another passage", "and one more"])
+    assert _snapshots(store) == ["vectors-1.faiss"]
+    assert reader.vector_index().ntotal == 102
+    assert Store.open(store.data_dir).vector_index().ntotal == 102 == store.counts()[1]
+    reader.close()
+
+
+def test_changes_over_five_percent_save_a_new_snapshot_and_drop_the_old(store):
+    save_texts(store, "/docs/big.txt", [f"passage number {n}" for n in range(100)])
+    save_texts(store, "/docs/small.txt", ["one", "two", "three"])
+    assert _snapshots(store) == ["vectors-1.faiss"]
+    save_texts(store, "/docs/more.txt", ["four", "five", "six"])  # 6 changes against 103: over 5%
+    assert _snapshots(store) == ["vectors-3.faiss"]
+    assert Store.open(store.data_dir).vector_index().ntotal == 106
+
+
+@pytest.mark.parametrize("removed", [1, 10])
+def test_a_fresh_reader_starts_from_the_snapshot_and_applies_deletions(store, removed):
+    documents = [save_texts(store, f"/docs/{n}.txt", [f"text {n} a", f"text {n} b"]) for n in range(50)]
+    save_texts(store, "/docs/big.txt", [f"passage number {n}" for n in range(100)])  # over 5%: saved, nothing pending
+    saved = _snapshots(store)
+    assert saved == [f"vectors-{store.version()}.faiss"]
+    for document in documents[:removed]:
+        with store.writing():
+            store.delete_document(document.id)
+    fresh = Store.open(store.data_dir)
+    assert fresh.vector_index().ntotal == 200 - 2 * removed == fresh.counts()[1]
+    # 2 passages of 200 stay in the change log; 20 pass 5% on the way, so a newer snapshot replaces the old.
+    assert (_snapshots(store) == saved) == (removed == 1)
