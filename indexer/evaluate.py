@@ -27,7 +27,7 @@ from .chunk import ChunkSettings
 from .errors import DatasetError, IndexNotBuilt
 from .records import Hit, Location
 
-__all__ = ["METRICS", "EvalSet", "EvalReport", "OpenDataset", "open_dataset", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run", "per_question"]
+__all__ = ["METRICS", "EvalSet", "EvalReport", "OpenDataset", "open_dataset", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run", "question_scores", "mean_scores"]
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
@@ -160,13 +160,17 @@ def run_queries(eval_set: EvalSet, search: Callable[[str], tuple[Hit, ...]], key
 
 def score_run(eval_set: EvalSet, run: dict[str, dict[str, float]]) -> dict[str, float]:
     """The mean of each of ``METRICS`` over the questions (a question with no results scores 0)."""
-    scores = _ranx_scores(eval_set, run, METRICS)
-    return {metric: round(float(np.mean(list(scores[metric].values()))), 4) for metric in METRICS}
+    return mean_scores(question_scores(eval_set, run))
 
 
-def per_question(eval_set: EvalSet, run: dict[str, dict[str, float]], metric: str = "ndcg@10") -> dict[str, float]:
-    """One metric for each question, to find the questions a mode answers badly."""
-    return {query_id: round(float(score), 4) for query_id, score in _ranx_scores(eval_set, run, (metric,))[metric].items()}
+def question_scores(eval_set: EvalSet, run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each of ``METRICS`` for each judged question: ``scores[metric][query_id]``, to find the questions a mode answers badly."""
+    return _ranx_scores(eval_set, run, METRICS)
+
+
+def mean_scores(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The mean over the questions of each metric of ``question_scores``, rounded to 4 places."""
+    return {metric: round(float(np.mean(list(by_question.values()))), 4) for metric, by_question in scores.items()}
 
 
 def _ranx_scores(eval_set: EvalSet, run: dict[str, dict[str, float]], metrics: tuple[str, ...]) -> dict[str, dict[str, float]]:
@@ -181,7 +185,7 @@ def _ranx_scores(eval_set: EvalSet, run: dict[str, dict[str, float]], metrics: t
         # Every judged question is in the run and nothing else, so the two are comparable as they are;
         # ranx keeps each question's scores in the Run, keyed by question id.
         evaluate(Qrels(eval_set.qrels), ranx_run, list(metrics), return_mean=False)
-    return {metric: dict(ranx_run.scores[metric]) for metric in metrics}
+    return {metric: {query_id: float(score) for query_id, score in ranx_run.scores[metric].items()} for metric in metrics}
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,9 @@ def evaluate_dataset(kb, eval_set: EvalSet, key: Callable[[Hit], str], modes: tu
     for mode in modes:
         # No per-document cap: it is a display choice, and judgments often name several pages of one document.
         runs[mode] = run_queries(eval_set, lambda question: kb.search(question, k=100, mode=mode, per_document=0).hits, key)
-        results[mode] = score_run(eval_set, runs[mode])
-        questions[mode] = per_question(eval_set, runs[mode])
+        scores = question_scores(eval_set, runs[mode])
+        results[mode] = mean_scores(scores)
+        questions[mode] = {query_id: round(score, 4) for query_id, score in scores["ndcg@10"].items()}
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{eval_set.name}-{eval_set.split}.json"
     report = EvalReport(dataset=eval_set.name, split=eval_set.split, queries=len(eval_set.queries), modes=results, output=output)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import indexer.kb
 from indexer import DatasetError, Location
 from indexer.cli import main
-from indexer.evaluate import EvalSet, load_beir, load_questions, location_key, per_question, score_run
+from indexer.evaluate import EvalSet, load_beir, load_questions, location_key, question_scores, score_run
 
 
 def tiny_set() -> EvalSet:
@@ -40,7 +40,7 @@ def test_per_question_scores_belong_to_their_questions():
     # Ids out of alphabetical order: ranx sorts them internally, the scores must still follow their ids.
     qrels = {"z9": {"a": 1}, "a1": {"b": 2, "c": 1}, "m5": {"d": 1}, "b0": {"e": 1}}
     run = {"z9": {"x": 1.0, "a": 0.5}, "a1": {"b": 1.0}, "m5": {}, "b0": {"e": 1.0}}
-    scores = per_question(EvalSet(name="t", split="test", queries={q: q for q in qrels}, qrels=qrels), run)
+    scores = question_scores(EvalSet(name="t", split="test", queries={q: q for q in qrels}, qrels=qrels), run)["ndcg@10"]
     assert scores == {"z9": pytest.approx(1 / math.log2(3), abs=1e-4), "a1": pytest.approx(2 / (2 + 1 / math.log2(3)), abs=1e-4),
                       "m5": 0.0, "b0": 1.0}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from indexer import InvalidQuery, KnowledgeBase
-from indexer.records import Document, Hit, Location, Passage
 from indexer.keyword import fts_query
+from indexer.records import Document, Hit, Location, Passage
 
 from .conftest import make_pptx
 
