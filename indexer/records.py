@@ -22,19 +22,23 @@ class Location:
     page_label: str | None = None
     slide: int | None = None
     section: str | None = None
+    #: The text was read from an image of the page or slide by OCR (Tesseract).
+    ocr: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """The location as the API shows it, without empty fields."""
+        """The location as the API shows it, without empty fields (``"ocr": true`` only when read by OCR)."""
+        located: dict[str, Any] = {}
         if self.slide is not None:
-            return {"slide": self.slide}
-        if self.page is not None:
-            located: dict[str, Any] = {"page": self.page}
+            located = {"slide": self.slide}
+        elif self.page is not None:
+            located = {"page": self.page}
             if self.page_label:
                 located["page_label"] = self.page_label
-            return located
-        if self.section:
-            return {"section": self.section}
-        return {}
+        elif self.section:
+            located = {"section": self.section}
+        if self.ocr:
+            located["ocr"] = True
+        return located
 
     def describe(self) -> str:
         """A short human label such as ``p. 3 (iii)``, ``slide 4`` or a section title."""
@@ -81,6 +85,8 @@ class Passage:
     char_end: int = 0
     id: int | None = None
     document_id: int | None = None
+    #: ISO 639-1 code of the passage's language ("" when unknown).
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,10 @@ class Document:
     passage_count: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     original: str = ""
+    #: ISO 639-1 code detected from the text ("" when unknown); a catalogue ``language`` wins where it is set.
+    language: str = ""
+    #: A notice the collection repeats on every document's first page, kept out of the passages.
+    notice: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS documents (
     sha256     TEXT NOT NULL,
     size       INTEGER NOT NULL,
     indexed_at TEXT NOT NULL,
-    metadata   TEXT NOT NULL DEFAULT '{}'
+    metadata   TEXT NOT NULL DEFAULT '{}',
+    language   TEXT NOT NULL DEFAULT '',
+    notice     TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS documents_sha256 ON documents (sha256);
 
@@ -35,6 +37,8 @@ CREATE TABLE IF NOT EXISTS passages (
     section     TEXT,
     char_start  INTEGER NOT NULL,
     char_end    INTEGER NOT NULL,
+    ocr         INTEGER NOT NULL DEFAULT 0,
+    language    TEXT NOT NULL DEFAULT '',
     vector      BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages (document_id);

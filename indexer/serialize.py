@@ -28,6 +28,8 @@ def document_to_dict(document: Document) -> dict[str, Any]:
         "indexed_at": document.indexed_at,
         "passage_count": document.passage_count,
         "metadata": document.metadata,
+        "language": document.metadata.get("language") or document.language,
+        "notice": document.notice,
     }
 
 

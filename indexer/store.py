@@ -28,10 +28,10 @@ from .snapshots import LiveVectors
 
 __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
-_PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end"
-_DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata"
+_PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end, ocr, language"
+_DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata, d.language, d.notice"
 
 
 @dataclass(frozen=True)
@@ -217,8 +217,8 @@ class Store:
             document_id = _upsert_document(db, document)
             db.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
             db.executemany(
-                "INSERT INTO passages (document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end, vector)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO passages (document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end,"
+                " ocr, language, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_passage_row(document_id, passage, vector) for passage, vector in zip(passages, vectors)],
             )
             _bump_version(db)
@@ -273,17 +273,18 @@ def _bump_version(db: sqlite3.Connection) -> None:
 def _upsert_document(db: sqlite3.Connection, document: Document) -> int:
     """Insert the document row, or update it in place to keep its id; return the id."""
     fields = (document.path, document.original, document.filename, document.title, document.type, document.format,
-              document.sha256, document.size, _now(), json.dumps(document.metadata, ensure_ascii=False, default=str))
+              document.sha256, document.size, _now(), json.dumps(document.metadata, ensure_ascii=False, default=str),
+              document.language, document.notice)
     if document.id:
         db.execute(
             "UPDATE documents SET path=?, original=?, filename=?, title=?, type=?, format=?, sha256=?, size=?, indexed_at=?, "
-            "metadata=? WHERE id=?",
+            "metadata=?, language=?, notice=? WHERE id=?",
             (*fields, document.id),
         )
         return document.id
     cursor = db.execute(
-        "INSERT INTO documents (path, original, filename, title, type, format, sha256, size, indexed_at, metadata) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO documents (path, original, filename, title, type, format, sha256, size, indexed_at, metadata, language, notice) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         fields,
     )
     return int(cursor.lastrowid)
@@ -292,7 +293,8 @@ def _upsert_document(db: sqlite3.Connection, document: Document) -> int:
 def _passage_row(document_id: int, passage: Passage, vector: np.ndarray) -> tuple:
     where = passage.location
     return (document_id, passage.ordinal, passage.text, passage.heading, where.page, where.page_label, where.slide,
-            where.section, passage.char_start, passage.char_end, np.asarray(vector, dtype=np.float32).tobytes())
+            where.section, passage.char_start, passage.char_end, int(where.ocr), passage.language,
+            np.asarray(vector, dtype=np.float32).tobytes())
 
 
 def _now() -> str:
@@ -303,13 +305,14 @@ def _document(row: sqlite3.Row) -> Document:
     return Document(
         id=row["id"], path=row["path"], original=row["original"], filename=row["filename"], title=row["title"], type=row["type"],
         format=row["format"], sha256=row["sha256"], size=row["size"], indexed_at=row["indexed_at"],
-        passage_count=row["passage_count"], metadata=json.loads(row["metadata"]),
+        passage_count=row["passage_count"], metadata=json.loads(row["metadata"]), language=row["language"], notice=row["notice"],
     )
 
 
 def _passage(row: sqlite3.Row) -> Passage:
-    location = Location(page=row["page"], page_label=row["page_label"], slide=row["slide"], section=row["section"])
+    location = Location(page=row["page"], page_label=row["page_label"], slide=row["slide"], section=row["section"],
+                        ocr=bool(row["ocr"]))
     return Passage(
         id=row["id"], document_id=row["document_id"], ordinal=row["ordinal"], text=row["text"], heading=row["heading"],
-        location=location, char_start=row["char_start"], char_end=row["char_end"],
+        location=location, char_start=row["char_start"], char_end=row["char_end"], language=row["language"],
     )
