@@ -12,9 +12,21 @@ SCIFACT ?= ../shared/benchmarks/scifact
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser index run test corpus eval bench clean
+.PHONY: install tesseract browser index run test corpus eval bench clean
 
-install: $(STAMP)
+install: $(STAMP) tesseract
+
+# Tesseract with English, Spanish and French data reads scanned PDF pages (indexer/ocr.py): Debian's
+# packages, installed when missing (as root in CI, through sudo elsewhere). Without it scans are refused.
+TESSDATA_LANGS := eng spa fra
+tesseract:
+	@missing=""; command -v tesseract >/dev/null || missing="tesseract-ocr"; \
+	  for lang in $(TESSDATA_LANGS); do \
+	    tesseract --list-langs 2>/dev/null | grep -qx $$lang || missing="$$missing tesseract-ocr-$$lang"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian's$$missing for OCR"; \
+	    SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; fi
 
 # The CPU build of torch goes in first so that no dependency pulls a CUDA build.
 $(STAMP): pyproject.toml

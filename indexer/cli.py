@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -52,11 +53,19 @@ def main():
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--rebuild", is_flag=True, help="Delete the index first and re-embed everything (e.g. after changing --model).")
 @click.option("--prune", is_flag=True, help="Remove documents whose files are gone from the given folders.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write a JSON report: every file with its pages, passages, OCR'd and empty pages, language, time, reason.")
+@click.option("--ocr/--no-ocr", default=None, help="Read scanned PDF pages with Tesseract (default: on; env KB_OCR).")
 @_common
-def index_command(kb: KnowledgeBase, paths, rebuild, prune):
+def index_command(kb: KnowledgeBase, paths, rebuild, prune, report_path, ocr):
     """Synchronise files and folders (default: corpus/): new and changed files are indexed, unchanged skipped."""
     show_progress = sys.stderr.isatty() and not os.environ.get("CI")
+    if ocr is not None:
+        kb.ocr = dataclasses.replace(kb.ocr, enabled=ocr)
     report = kb.index(list(paths) or ["corpus"], progress=show_progress, rebuild=rebuild, prune=prune)
+    if report_path:
+        with open(report_path, "w", encoding="utf-8") as handle:
+            json.dump(report.to_dict(), handle, ensure_ascii=False, indent=2)
     for path in report.removed:
         click.echo(f"removed {path}", err=True)
     for path, reason in report.skipped.items():
@@ -64,6 +73,8 @@ def index_command(kb: KnowledgeBase, paths, rebuild, prune):
     for path, original in report.duplicates.items():
         click.echo(f"duplicate {path}: same content as {original}", err=True)
     click.echo(report.summary())
+    if report_path:
+        click.echo(f"report written to {report_path}")
 
 
 def _parse_filters(pairs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

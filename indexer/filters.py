@@ -3,7 +3,9 @@
 A filter narrows the candidates *before* ranking, so a filtered search still
 returns k results when k exist. Field names come from a fixed list (never
 from the user into SQL); values are always bound parameters. Several values
-of one field match any of them; several fields must all match.
+of one field match any of them; several fields must all match. A document
+without a catalogue ``language`` is filtered and counted by the language
+detected from its text.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ _EXPRESSIONS = {
     "format": "d.format",
     "session": "json_extract(d.metadata, '$.session')",
     "country": "json_extract(d.metadata, '$.countries')",
-    "language": "json_extract(d.metadata, '$.language')",
+    # The catalogue's language where it gives one, else the one detected from the text.
+    "language": "COALESCE(NULLIF(json_extract(d.metadata, '$.language'), ''), NULLIF(d.language, ''))",
     "year": "substr(json_extract(d.metadata, '$.date'), 1, 4)",
     "speaker": "json_extract(d.metadata, '$.speakers')",
     "organisation": "json_extract(d.metadata, '$.organisation')",
 }
 FILTER_FIELDS = tuple(_EXPRESSIONS)
 FACET_FIELDS = ("type", "session", "country", "language", "year")
-_METADATA_KEYS = {"session": "session", "country": "countries", "language": "language", "speaker": "speakers", "organisation": "organisation"}
+_METADATA_KEYS = {"session": "session", "country": "countries", "speaker": "speakers", "organisation": "organisation"}
 
 
 def _condition(field: str, count: int) -> str:
@@ -70,6 +73,8 @@ def document_values(field: str, document) -> list[str]:
         value = document.type
     elif field == "year":
         value = str(document.metadata.get("date") or "")[:4] or None
+    elif field == "language":
+        value = document.metadata.get("language") or document.language or None
     else:
         value = document.metadata.get(_METADATA_KEYS[field])
     values = value if isinstance(value, list) else [value]

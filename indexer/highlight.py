@@ -1,53 +1,52 @@
-"""Find the query's words in a passage, matching on word stems (PyStemmer)."""
+"""Find the query's words in a passage, matching on the word stems its keyword index holds (PyStemmer)."""
 
 from __future__ import annotations
 
 import functools
 import re
+from typing import Iterable
 
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_SPANISH
+from .keyword import STOPWORDS, WORD, fold_accents, stem_words, word_stems
 
 __all__ = ["query_terms", "highlight_ranges"]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_SPANISH)
+
+def query_terms(query: str, languages: Iterable[str] = ("en",)) -> frozenset[str]:
+    """The stems of the query's words in each language, without stop words and one-letter words.
+
+    Args:
+        query: the user's question.
+        languages: ISO 639-1 codes to stem in, as the keyword search did (``keyword.question_languages``).
+
+    Returns:
+        Every variant, as ``highlight_ranges`` takes them.
+    """
+    words = list(dict.fromkeys(word.lower() for word in WORD.findall(query)))
+    content = [word for word in words if len(word) > 1 and word not in STOPWORDS]
+    return frozenset(stem for language in dict.fromkeys(languages) for stem in stem_words(content, language))
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-@functools.lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return _stemmer().stemWord(word.lower())
-
-
-def query_terms(query: str) -> frozenset[str]:
-    """The stems of the query's words, without stop words and one-letter words."""
-    words = (word.lower() for word in _WORD.findall(query))
-    return frozenset(_stem(word) for word in words if len(word) > 1 and word not in _STOPWORDS)
-
-
-def highlight_ranges(text: str, terms: frozenset[str]) -> tuple[tuple[int, int], ...]:
-    """Character ranges of the words of ``text`` whose stem is one of ``terms``.
+def highlight_ranges(text: str, terms: frozenset[str], language: str = "") -> tuple[tuple[int, int], ...]:
+    """Character ranges of the words of ``text`` indexed under one of ``terms`` (see ``keyword.word_stems``).
 
     Args:
         text: the passage text.
         terms: stems from ``query_terms``.
+        language: the passage's ISO 639-1 code ("" is English), as its keyword index was stemmed.
 
     Returns:
         ``(start, end)`` pairs in increasing order.
     """
     if not terms:
         return ()
-    # Only words that start like a stem can have that stem: let the regex engine skip the rest.
-    candidates = _prefix_pattern(terms)
-    return tuple((m.start(), m.end()) for m in candidates.finditer(text) if _stem(m.group()) in terms)
+    # Only words that start like a stem can have that stem: let the regex engine skip the rest. Snowball
+    # drops some accents (Spanish "Índice" -> "indic"), so the test runs on unaccented text of the same length.
+    candidates = list(_prefix_pattern(terms).finditer(fold_accents(text)))
+    stems = word_stems([text[m.start():m.end()].lower() for m in candidates], language)
+    return tuple((m.start(), m.end()) for m, word in zip(candidates, stems) if not terms.isdisjoint(word))
 
 
 @functools.lru_cache(maxsize=256)
 def _prefix_pattern(terms: frozenset[str]) -> re.Pattern:
-    prefixes = sorted({term[:3] for term in terms}, key=len, reverse=True)
+    prefixes = sorted({fold_accents(term[:3]) for term in terms}, key=len, reverse=True)
     return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.IGNORECASE | re.UNICODE)

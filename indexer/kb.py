@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -13,6 +14,8 @@ from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .catalog import clean_fields, read_catalog
 from .errors import DocumentNotFound, DuplicateDocument, IndexNotBuilt, KBError, ModelMismatch
+from .language import detect_language
+from .ocr import OcrSettings
 from .pipeline import SourceFile, add_file, file_sha256, find_files, index_files, index_records
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search
@@ -50,17 +53,22 @@ class KnowledgeBase:
         max_query_chars: the longest question ``search`` accepts.
         per_document: default cap on passages of one document in a result (0: none).
         fusion: how hybrid search combines dense and keyword scores.
+        ocr: how PDF pages without readable text are OCR'd (default: ``KB_OCR*`` environment variables).
     """
+
+    #: Where ``index`` leaves its last report, for ``/admin``.
+    REPORT_NAME = "last-index-report.json"
 
     def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
                  chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500, per_document: int = 3,
-                 fusion: Fusion = Fusion()):
+                 fusion: Fusion = Fusion(), ocr: OcrSettings | None = None):
         self.data_dir = Path(data_dir)
         self.per_document = per_document
         self.fusion = fusion
         self.model = embedder.name if embedder is not None else model
         self.chunking = chunking
         self.max_query_chars = max_query_chars
+        self.ocr = OcrSettings.from_environ() if ocr is None else ocr
         self._embedder = embedder
         self._store: Store | None = None
         self._lock = threading.Lock()
@@ -112,7 +120,7 @@ class KnowledgeBase:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         files = find_files([Path(path) for path in paths])
         store = self._writable_store()
-        report = index_files(store, self.embedder, files, self.chunking, progress=progress)
+        report = index_files(store, self.embedder, files, self.chunking, progress=progress, ocr=self.ocr)
         if prune:
             kept = {source.identity for source in files}
             folders = [str(Path(path).resolve()) + os.sep for path in paths if Path(path).is_dir()]
@@ -120,7 +128,16 @@ class KnowledgeBase:
                 if document.path.startswith(tuple(folders)) and document.path not in kept:
                     self.remove(document.id)
                     report.removed.append(document.path)
+        _write_json(self.data_dir / self.REPORT_NAME, report.to_dict())
         return report
+
+    def last_index_report(self) -> dict | None:
+        """The report of the last ``index`` run on this data directory, as ``IndexReport.to_dict`` wrote it, or None."""
+        path = self.data_dir / self.REPORT_NAME
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def add(self, path: str | Path, fields: dict | None = None, filename: str | None = None) -> Document:
         """Add one file, or update the document it was added from (same path on disk).
@@ -153,7 +170,7 @@ class KnowledgeBase:
             twin = store.find_document(sha256=sha256) if filename else None
             if twin is not None:
                 raise DuplicateDocument(path, twin.id, twin.path, twin.filename)
-            return add_file(store, self.embedder, source, self.chunking).document
+            return add_file(store, self.embedder, source, self.chunking, self.ocr).document
 
     def update(self, document_id: int, fields: dict) -> Document:
         """Change a document's catalogue fields; a field set to None or "" is removed.
@@ -251,9 +268,17 @@ class KnowledgeBase:
             self._store = None
 
     def warm(self) -> None:
-        """Load the model and, if there is an index, its vectors, ahead of the first question."""
+        """Load the model, the language detector and, if there is an index, its vectors, ahead of the first question."""
         self.embedder.encode(["warm up"])
+        detect_language("warm up the language detector")  # questions are stemmed in their own language too
         try:
             self.store.vector_index()
         except IndexNotBuilt:
             pass
+
+
+def _write_json(path: Path, value: dict) -> None:
+    """Write ``value`` to ``path`` atomically (a reader never sees half a file)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)

@@ -1,7 +1,16 @@
-"""Keyword search: BM25 over the FTS5 table that mirrors the passages.
+"""Keyword search: BM25 over the FTS5 table that mirrors the passages, stemmed per language.
+
+The FTS5 table holds each passage as the Snowball stems of its words in the
+passage's own language, so Spanish "formalización" and "formalizar" both become
+"formaliz"; a passage in another language than English also keeps each word's
+English stem, so names and cognates meet an English question as they did when
+everything was stemmed as English. The insert trigger calls the SQL function
+``kb_stems`` (``index_stems``, registered on every connection by the store).
+A question is stemmed in English and in its own language when that is clear,
+else in every language the index holds; the variants are OR-ed.
 
 The user's words never reach FTS5's query language as syntax: the question is
-cut into words, stop words are dropped, and each word is quoted and OR-ed, so
+cut into words, stop words are dropped, and each stem is quoted and OR-ed, so
 quotes, ``AND``, ``NEAR``, ``*``, parentheses and stray punctuation are
 searched as plain text (or ignored), never parsed.
 """
@@ -10,46 +19,200 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
+import unicodedata
+from typing import Iterable, Sequence
 
-from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_SPANISH
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_FRENCH, STOPWORDS_SPANISH
 
-__all__ = ["fts_query", "keyword_search"]
+from .language import LANGUAGE_NAMES, detect_language
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_SPANISH)
+__all__ = ["STEMS_FUNCTION", "STOPWORDS", "WORD", "fold_accents", "fts_query", "index_languages", "index_stems",
+           "keyword_search", "question_languages", "question_words", "stem_words", "word_stems"]
+
+WORD = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_SPANISH) | frozenset(STOPWORDS_FRENCH)
+#: The SQL function schema.sql's trigger calls: ``kb_stems(text, language)``.
+STEMS_FUNCTION = "kb_stems"
+# Passages of unknown language ("") are stemmed as English, as every passage was before languages were detected.
+_ENGLISH = "en"
+# English keeps the original Porter algorithm (Snowball's "porter"), the one FTS5's porter tokenizer ran, on
+# words as that tokenizer saw them (see stem_words): English-only indexes rank as before. On the corpus's dev
+# questions Snowball's "english" (Porter2) scored lower (nDCG@10 0.683 against 0.687).
+_ALGORITHMS = {**{code: name for code, name in LANGUAGE_NAMES.items() if name in Stemmer.algorithms()}, _ENGLISH: "porter"}
 # Column weights for bm25(): the passage text, then its context (document title and heading).
 _WEIGHTS = "1.0, 0.5"
+# PyStemmer objects are not safe to share between threads: each thread keeps its own.
+_local = threading.local()
+# (database file, index version) -> the languages its passages are in; see index_languages.
+_languages_cache: dict[tuple[str, int], tuple[str, ...]] = {}
 
 
-def fts_query(question: str) -> str | None:
-    """An FTS5 MATCH expression that ORs the question's quoted content words (None when it has none).
+def _fold_table() -> dict[int, str]:
+    """Accented Latin letters -> their base letter, one character for one (so offsets stay put)."""
+    table = {}
+    for code in range(0xC0, 0x250):
+        base = unicodedata.normalize("NFD", chr(code))[0]
+        if base != chr(code) and base.isalpha():
+            table[code] = base
+    return table
+
+
+_FOLD = _fold_table()
+
+
+def fold_accents(text: str) -> str:
+    """The text with accented Latin letters replaced by their base letter (same length)."""
+    return text.translate(_FOLD)
+
+
+def _stemmer(language: str) -> Stemmer.Stemmer | None:
+    """This thread's Snowball stemmer for a language code (None for a language Snowball has none for)."""
+    stemmers = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    if language not in stemmers:
+        name = _ALGORITHMS.get(language or _ENGLISH)
+        stemmers[language] = Stemmer.Stemmer(name) if name else None
+    return stemmers[language]
+
+
+def stem_words(words: Sequence[str], language: str) -> list[str]:
+    """The Snowball stems of lower-case words in a language.
+
+    Args:
+        words: lower-case words.
+        language: an ISO 639-1 code; "" is English; a language without a stemmer keeps the words as they are.
+
+    Returns:
+        One stem per word, in order.
+    """
+    stemmer = _stemmer(language)
+    if stemmer is None:
+        return list(words)
+    if (language or _ENGLISH) != _ENGLISH:
+        return stemmer.stemWords(words)
+    # As FTS5's porter tokenizer did: accents off first, and words under three letters ("as", "is") kept whole.
+    folded = [fold_accents(word) for word in words]
+    return [stem if len(word) >= 3 else word for word, stem in zip(folded, stemmer.stemWords(folded))]
+
+
+def word_stems(words: Sequence[str], language: str) -> list[tuple[str, ...]]:
+    """The stems each word is indexed under: in its passage's language, and in English too for other languages.
+
+    Args:
+        words: lower-case words of one passage.
+        language: the passage's ISO 639-1 code ("" is English).
+
+    Returns:
+        One tuple of distinct stems per word.
+    """
+    own = stem_words(words, language)
+    if (language or _ENGLISH) == _ENGLISH:
+        return [(stem,) for stem in own]
+    return [tuple(dict.fromkeys(pair)) for pair in zip(own, stem_words(words, _ENGLISH))]
+
+
+def index_stems(text: str | None, language: str | None) -> str:
+    """What the FTS5 table holds for a text: its words' stems (see ``word_stems``), space-separated (``kb_stems``).
+
+    Args:
+        text: a passage's text, or its title and heading.
+        language: the passage's ISO 639-1 code ("" or None: English).
+
+    Returns:
+        For example ``"el monotributo monotribut social"`` for Spanish.
+    """
+    if not text:
+        return ""
+    return " ".join(stem for stems in word_stems(WORD.findall(text.lower()), language or "") for stem in stems)
+
+
+def question_words(question: str) -> list[str]:
+    """The question's lower-case words without stop words (all of them when every word is one), each once."""
+    words = [word.lower() for word in WORD.findall(question)]
+    content = [word for word in words if word not in STOPWORDS] or words
+    return list(dict.fromkeys(content))
+
+
+def question_languages(question: str, held: Sequence[str]) -> tuple[str, ...]:
+    """The languages to stem a question in.
+
+    English always: every passage carries English stems. Then the question's own language when it is
+    clearly one the index holds; a short or unclear question (``formalizar``) gets every language held.
+    Stems of a clear question in other languages only add noise (Spanish turns "speaker" into "speak").
+
+    Args:
+        question: the user's question.
+        held: the index's languages (``index_languages``).
+
+    Returns:
+        ISO 639-1 codes, English first.
+    """
+    language = detect_language(question)
+    return tuple(dict.fromkeys((_ENGLISH, language) if language in held else (_ENGLISH, *held)))
+
+
+def fts_query(question: str, languages: Iterable[str] = (_ENGLISH,)) -> str | None:
+    """An FTS5 MATCH expression that ORs the quoted stems of the question's content words (None when it has none).
 
     Args:
         question: the user's question, any characters.
+        languages: the languages to stem each word in; every variant is searched.
 
     Returns:
-        For example ``"informal" OR "workers" OR "thailand"``.
+        For example ``"informal" OR "worker" OR "thailand"``.
     """
-    words = [word.lower() for word in _WORD.findall(question)]
-    content = [word for word in words if word not in _STOPWORDS] or words
-    unique = list(dict.fromkeys(content))
-    return " OR ".join(f'"{word}"' for word in unique) or None
+    words = question_words(question)
+    variants = [stem_words(words, language) for language in dict.fromkeys(languages)] or [words]
+    stems = dict.fromkeys(stem for stems_of_word in zip(*variants) for stem in stems_of_word if stem)
+    # A stem is made of \w characters only, so the quotes cannot be closed from inside.
+    return " OR ".join(f'"{stem}"' for stem in stems) or None
 
 
-def keyword_search(db: sqlite3.Connection, question: str, k: int, allowed_sql: str = "", allowed_args: tuple = ()) -> dict[int, float]:
-    """The ``k`` passages with the best BM25 score for the question, best first.
+def index_languages(db: sqlite3.Connection) -> tuple[str, ...]:
+    """The languages of the index's passages ("" counted as English), for ``question_languages``.
+
+    Finding them reads every passage row, so the answer is kept per database and index version.
 
     Args:
         db: a connection to the index database.
+
+    Returns:
+        Sorted ISO 639-1 codes; ``("en",)`` for an empty index.
+    """
+    database = db.execute("PRAGMA database_list").fetchone()[2]
+    row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    key = (database, int(row[0]) if row else 0)
+    languages = _languages_cache.get(key)
+    if languages is None:
+        found = {code or _ENGLISH for (code,) in db.execute("SELECT DISTINCT language FROM passages")}
+        languages = tuple(sorted(found or {_ENGLISH}))
+        if len(_languages_cache) > 64:  # old versions are never asked for again
+            _languages_cache.clear()
+        _languages_cache[key] = languages
+    return languages
+
+
+def keyword_search(db: sqlite3.Connection, question: str, k: int, allowed_sql: str = "", allowed_args: tuple = (),
+                   languages: Sequence[str] | None = None) -> dict[int, float]:
+    """The ``k`` passages with the best BM25 score for the question, best first.
+
+    Args:
+        db: a connection to the index database (made by ``Store.connection``).
         question: the user's question.
         k: how many passages.
         allowed_sql: an optional ``SELECT id …`` that limits the passages (filters).
         allowed_args: its parameters.
+        languages: the languages to stem the question in (default: ``question_languages`` over the index's).
 
     Returns:
         ``{passage_id: score}`` with higher scores better.
     """
-    match = fts_query(question)
+    if languages is None:
+        languages = question_languages(question, index_languages(db))
+    match = fts_query(question, languages)
     if match is None:
         return {}
     where = f"AND rowid IN ({allowed_sql})" if allowed_sql else ""

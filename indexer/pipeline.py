@@ -24,10 +24,13 @@ from .chunk import ChunkSettings, chunk_sections
 from .embed import Embedder
 from .errors import DuplicateDocument, ExtractionError
 from .extract import SUPPORTED_EXTENSIONS, extract
-from .records import Document, IndexReport, Location, Passage, Section
+from .language import assign_languages
+from .notices import find_notices, strip_notices
+from .ocr import OcrSettings
+from .records import Document, ExtractedText, FileReport, IndexReport, Location, Passage, Section
 from .store import Store
 
-__all__ = ["SourceFile", "AddOutcome", "find_files", "add_file", "index_files", "index_records", "keep_original", "IGNORE_NAME"]
+__all__ = ["SourceFile", "ReadFile", "AddOutcome", "find_files", "read_file", "save_file", "add_file", "index_files", "index_records", "keep_original", "IGNORE_NAME"]
 
 log = logging.getLogger(__name__)
 IGNORE_NAME = ".kbignore"
@@ -52,11 +55,23 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class ReadFile:
+    """A file checked against the index and, when new or changed, read (``extracted`` is None when unchanged)."""
+
+    source: SourceFile
+    sha256: str
+    existing: Document | None
+    extracted: ExtractedText | None
+    seconds: float
+
+
+@dataclass(frozen=True)
 class AddOutcome:
-    """A document after ``add_file``, and whether it was (re)indexed or already up to date."""
+    """A document after ``add_file``, whether it was (re)indexed or already up to date, and what was read."""
 
     document: Document
     changed: bool
+    extracted: ExtractedText | None = None
 
 
 def find_files(paths: list[Path]) -> list[SourceFile]:
@@ -105,57 +120,139 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunking: ChunkSettings, progress: bool = False) -> IndexReport:
+def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunking: ChunkSettings, progress: bool = False,
+                ocr: OcrSettings = OcrSettings()) -> IndexReport:
     """Add new and changed files to the index; leave unchanged ones alone.
+
+    Every file is read first, so that a notice the collection repeats on every first page
+    (see ``notices``) is known before any passage is cut; then the files are embedded and saved.
 
     Args:
         store: the open index, which this call locks for writing.
         embedder: the model that embeds passages (the index's own).
         files: from ``find_files``.
         chunking: passage length and overlap.
-        progress: show a progress bar (for a terminal).
+        progress: show progress bars (for a terminal).
+        ocr: how pages without readable text are OCR'd.
 
     Returns:
-        What happened to each file.
+        What happened to each file, in the order of ``files``.
     """
     report = IndexReport()
     started = time.perf_counter()
-    bar = tqdm(files, unit="file", disable=not progress, dynamic_ncols=True)
+    outcomes: list[ReadFile | FileReport] = []
     with store.writing():
-        for source in bar:
-            bar.set_postfix_str(f"{report.passages} passages", refresh=False)
-            _index_one(store, embedder, source, chunking, report)
-    bar.close()
+        for source in tqdm(files, desc="reading", unit="file", disable=not progress, dynamic_ncols=True):
+            outcomes.append(_read_one(store, source, ocr, report))
+        read = [outcome for outcome in outcomes if isinstance(outcome, ReadFile) and outcome.extracted is not None]
+        notices = store.remember_notices(find_notices([outcome.extracted for outcome in read]))
+        saving = tqdm(total=len(read), desc="embedding", unit="file", disable=not progress, dynamic_ncols=True)
+        for outcome in outcomes:
+            report.files.append(_save_one(store, embedder, outcome, chunking, notices, report) if isinstance(outcome, ReadFile) else outcome)
+            saving.update(1 if isinstance(outcome, ReadFile) and outcome.extracted is not None else 0)
+        saving.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _index_one(store: Store, embedder: Embedder, source: SourceFile, chunking: ChunkSettings, report: IndexReport) -> None:
-    """Index one file into ``report``; every failure becomes a skip reason."""
-    label = str(source.path)
+def _read_one(store: Store, source: SourceFile, ocr: OcrSettings, report: IndexReport) -> ReadFile | FileReport:
+    """Read one file, or say in ``report`` why it is a duplicate or cannot be read."""
+    label, started = str(source.path), time.perf_counter()
     try:
-        outcome = add_file(store, embedder, source, chunking)
+        return read_file(store, source, ocr)
     except DuplicateDocument as error:
         report.duplicates[label] = error.existing
-        return
-    except ExtractionError as error:
-        report.skipped[label] = error.reason
-        return
-    except OSError as error:
-        report.skipped[label] = f"cannot read the file ({error.strerror or error})"
-        return
-    except Exception as error:  # a parser bug on one odd file must not stop the run
-        log.debug("unexpected error on %s", label, exc_info=True)
-        report.skipped[label] = f"unexpected {type(error).__name__}: {error}"
-        return
-    if not outcome.changed:
+        return FileReport(label, "duplicate", reason=error.message, seconds=time.perf_counter() - started)
+    except Exception as error:  # an unreadable file, or a parser bug on one odd file, must not stop the run
+        return _skipped(report, label, error, time.perf_counter() - started)
+
+
+def _save_one(store: Store, embedder: Embedder, read: ReadFile, chunking: ChunkSettings, notices: set[str],
+              report: IndexReport) -> FileReport:
+    """Embed and save one read file (or count it unchanged) and say what happened to it."""
+    label, started = str(read.source.path), time.perf_counter()
+    if read.extracted is None:
         report.unchanged.append(label)
-        return
+        document = read.existing
+        return FileReport(label, "unchanged", title=document.title, format=document.format, passages=document.passage_count)
+    try:
+        document = save_file(store, embedder, read, chunking, notices).document
+    except Exception as error:  # a failure while saving one file must not stop the run either
+        return _skipped(report, label, error, read.seconds + time.perf_counter() - started)
     report.indexed.append(label)
-    report.passages += outcome.document.passage_count
+    report.passages += document.passage_count
+    extracted = read.extracted
+    return FileReport(label, "indexed", title=document.title, format=document.format, pages=extracted.pages,
+                      passages=document.passage_count, ocr_pages=extracted.ocr_pages, empty_pages=extracted.empty_pages,
+                      language=document.metadata.get("language") or document.language,
+                      seconds=read.seconds + time.perf_counter() - started)
 
 
-def add_file(store: Store, embedder: Embedder, source: SourceFile, chunking: ChunkSettings) -> AddOutcome:
+def _skipped(report: IndexReport, label: str, error: Exception, seconds: float) -> FileReport:
+    """Record a skipped file with its one-line reason; unexpected errors are logged with their traceback."""
+    if isinstance(error, ExtractionError):
+        reason = error.reason
+    elif isinstance(error, OSError):
+        reason = f"cannot read the file ({error.strerror or error})"
+    else:
+        log.warning("unexpected error on %s", label, exc_info=error)
+        reason = f"unexpected {type(error).__name__}: {error}"
+    report.skipped[label] = reason
+    return FileReport(label, "skipped", reason=reason, seconds=seconds)
+
+
+def read_file(store: Store, source: SourceFile, ocr: OcrSettings = OcrSettings()) -> ReadFile:
+    """Check a file against the index and read it when it is new or changed: the first half of adding it.
+
+    Args:
+        store: the open index (the caller holds its write lock).
+        source: the file, its name, catalogue fields and identity.
+        ocr: how pages without readable text are OCR'd.
+
+    Returns:
+        The file with its hash, the document it was indexed as (if any) and its text (None when unchanged).
+
+    Raises:
+        DuplicateDocument: another document has the same content.
+        ExtractionError: the file cannot be read.
+        OSError: the file cannot be opened.
+    """
+    started = time.perf_counter()
+    sha256 = file_sha256(source.path)
+    existing = store.find_document(path=source.identity)
+    if existing and existing.sha256 == sha256 and existing.metadata == source.catalog:
+        return ReadFile(source, sha256, existing, None, time.perf_counter() - started)
+    twin = store.find_document(sha256=sha256)
+    if twin and (existing is None or twin.id != existing.id):
+        raise DuplicateDocument(source.path, twin.id, twin.path, twin.filename)
+    return ReadFile(source, sha256, existing, extract(source.path, ocr), time.perf_counter() - started)
+
+
+def save_file(store: Store, embedder: Embedder, read: ReadFile, chunking: ChunkSettings, notices: set[str]) -> AddOutcome:
+    """Chunk, embed and save a file that ``read_file`` read: the second half of adding it.
+
+    Args:
+        store: the open index (the caller holds its write lock).
+        embedder: the index's model.
+        read: from ``read_file``, with its text.
+        chunking: passage length and overlap.
+        notices: the collection's notice lines (``notices.notice_key``), kept out of the passages.
+
+    Returns:
+        The stored document, and what was read.
+    """
+    extracted, notice = strip_notices(read.extracted, notices)
+    if not extracted.sections:  # the notice was all the text: keep it rather than refuse the file
+        extracted, notice = read.extracted, ""
+    existing = read.existing
+    document = _store_file(store, embedder, read.source, extracted, read.sha256, existing.id if existing else 0, chunking, notice)
+    if existing and existing.original and existing.original != document.original:
+        (store.data_dir / existing.original).unlink(missing_ok=True)
+    return AddOutcome(document, changed=True, extracted=extracted)
+
+
+def add_file(store: Store, embedder: Embedder, source: SourceFile, chunking: ChunkSettings,
+             ocr: OcrSettings = OcrSettings()) -> AddOutcome:
     """Add a file, or update the document it was indexed as; unchanged content and fields are left alone.
 
     Args:
@@ -163,39 +260,34 @@ def add_file(store: Store, embedder: Embedder, source: SourceFile, chunking: Chu
         embedder: the index's model.
         source: the file, its name, catalogue fields and identity.
         chunking: passage length and overlap.
+        ocr: how pages without readable text are OCR'd.
 
     Returns:
-        The stored document and whether anything changed.
+        The stored document, whether anything changed, and what was read.
 
     Raises:
         DuplicateDocument: another document has the same content.
         ExtractionError: the file cannot be read.
         OSError: the file cannot be opened.
     """
-    sha256 = file_sha256(source.path)
-    existing = store.find_document(path=source.identity)
-    if existing and existing.sha256 == sha256 and existing.metadata == source.catalog:
-        return AddOutcome(existing, changed=False)
-    twin = store.find_document(sha256=sha256)
-    if twin and (existing is None or twin.id != existing.id):
-        raise DuplicateDocument(source.path, twin.id, twin.path, twin.filename)
-    document = _store_file(store, embedder, source, sha256, existing.id if existing else 0, chunking)
-    if existing and existing.original and existing.original != document.original:
-        (store.data_dir / existing.original).unlink(missing_ok=True)
-    return AddOutcome(document, changed=True)
+    read = read_file(store, source, ocr)
+    if read.extracted is None:
+        return AddOutcome(read.existing, changed=False)
+    return save_file(store, embedder, read, chunking, store.notices())
 
 
-def _store_file(store: Store, embedder: Embedder, source: SourceFile, sha256: str, document_id: int, chunking: ChunkSettings) -> Document:
-    """Extract, chunk, embed and save one file with a kept copy, keeping ``document_id`` when it is an update."""
-    extracted = extract(source.path)
+def _store_file(store: Store, embedder: Embedder, source: SourceFile, extracted: ExtractedText, sha256: str, document_id: int,
+                chunking: ChunkSettings, notice: str = "") -> Document:
+    """Chunk, embed and save one extracted file with a kept copy, keeping ``document_id`` when it is an update."""
     catalog = source.catalog
     title = str(catalog.get("title") or extracted.title)
-    passages = chunk_sections(extracted.sections, chunking)
+    language, passages = assign_languages(chunk_sections(extracted.sections, chunking), str(catalog.get("language") or ""))
     vectors = embedder.encode([embedding_text(title, passage) for passage in passages])
     document = Document(
         id=document_id, path=source.identity, original=keep_original(store.data_dir, source.path, sha256),
         filename=source.name, title=title, type=str(catalog.get("type") or guess_type(extracted.format)),
         format=extracted.format, sha256=sha256, size=source.path.stat().st_size, indexed_at="", metadata=catalog,
+        notice=notice, language=language,
     )
     return store.save_document(document, passages, vectors)
 

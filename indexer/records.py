@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Location", "Section", "ExtractedText", "Passage", "Document", "Hit", "SearchResult", "IndexReport"]
+__all__ = ["Location", "Section", "ExtractedText", "Passage", "Document", "Hit", "SearchResult", "FileReport", "IndexReport"]
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,15 @@ class Location:
         return located
 
     def describe(self) -> str:
-        """A short human label such as ``p. 3 (iii)``, ``slide 4`` or a section title."""
+        """A short human label such as ``p. 3 (iii)``, ``slide 4`` or a section title (``· read by OCR`` after OCR'd text)."""
         if self.slide is not None:
-            return f"slide {self.slide}"
-        if self.page is not None:
+            where = f"slide {self.slide}"
+        elif self.page is not None:
             label = f" ({self.page_label})" if self.page_label and self.page_label != str(self.page) else ""
-            return f"p. {self.page}{label}"
-        return self.section or ""
+            where = f"p. {self.page}{label}"
+        else:
+            where = self.section or ""
+        return f"{where} · read by OCR" if self.ocr else where
 
     @property
     def url_fragment(self) -> str:
@@ -66,11 +68,20 @@ class Section:
 
 @dataclass(frozen=True)
 class ExtractedText:
-    """Everything an extractor read from one file."""
+    """Everything an extractor read from one file.
+
+    ``title`` is the file's own (metadata) title as found; ``content_title`` what the
+    content shows as its title (a PDF's largest text on page 1). ``pages`` counts pages or
+    slides; ``ocr_pages`` and ``empty_pages`` list those read by OCR and those with no text.
+    """
 
     title: str
     format: str
     sections: tuple[Section, ...]
+    content_title: str = ""
+    pages: int = 0
+    ocr_pages: tuple[int, ...] = ()
+    empty_pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,33 @@ class SearchResult:
     grouped: bool = False
 
 
+@dataclass(frozen=True)
+class FileReport:
+    """What indexing did with one file, as ``kb index --report`` and ``/admin`` list it.
+
+    ``outcome`` is ``indexed``, ``unchanged``, ``duplicate`` or ``skipped`` (then ``reason`` says why).
+    ``pages`` counts pages or slides (sections for other formats); ``ocr_pages`` and ``empty_pages``
+    list the pages read by OCR and those left without text.
+    """
+
+    path: str
+    outcome: str
+    title: str = ""
+    format: str = ""
+    pages: int = 0
+    passages: int = 0
+    ocr_pages: tuple[int, ...] = ()
+    empty_pages: tuple[int, ...] = ()
+    language: str = ""
+    seconds: float = 0.0
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "outcome": self.outcome, "title": self.title, "format": self.format, "pages": self.pages,
+                "passages": self.passages, "ocr_pages": list(self.ocr_pages), "empty_pages": list(self.empty_pages),
+                "language": self.language, "seconds": round(self.seconds, 3), "reason": self.reason}
+
+
 @dataclass
 class IndexReport:
     """What one indexing run did, file by file (mutable: filled in as the run goes)."""
@@ -151,6 +189,12 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     passages: int = 0
     seconds: float = 0.0
+    files: list[FileReport] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole run as ``kb index --report FILE`` writes it: a summary and one entry per file."""
+        return {"summary": self.summary(), "seconds": round(self.seconds, 3), "passages": self.passages,
+                "removed": list(self.removed), "files": [entry.to_dict() for entry in self.files]}
 
     def summary(self) -> str:
         """One line: how many files were indexed, unchanged, duplicates and skipped."""

@@ -43,13 +43,16 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages (document_id);
 
--- Keyword index: the passage text, and its context (document title and heading) as a second column.
+-- Keyword index: the passage text, and its context (document title and heading) as a second column, each
+-- stored as the Snowball stems of its words in the passage's language (and in English) by kb_stems(text,
+-- language), a function the store registers on every connection (keyword.index_stems): FTS5 only stems English.
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5 (
-    text, context, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, context, tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS passages_fts_insert AFTER INSERT ON passages BEGIN
     INSERT INTO passages_fts (rowid, text, context)
-    VALUES (new.id, new.text, (SELECT title FROM documents WHERE id = new.document_id) || ' ' || new.heading);
+    VALUES (new.id, kb_stems(new.text, new.language),
+            kb_stems((SELECT title FROM documents WHERE id = new.document_id) || ' ' || new.heading, new.language));
 END;
 CREATE TRIGGER IF NOT EXISTS passages_fts_delete AFTER DELETE ON passages BEGIN
     DELETE FROM passages_fts WHERE rowid = old.id;

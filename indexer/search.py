@@ -21,7 +21,7 @@ from .embed import Embedder
 from .errors import InvalidQuery
 from .filters import FACET_FIELDS, document_values, filter_sql
 from .highlight import highlight_ranges, query_terms
-from .keyword import keyword_search
+from .keyword import index_languages, keyword_search, question_languages
 from .records import Hit, SearchResult
 from .store import Store
 from .vectors import search_vectors, vector_scores
@@ -95,7 +95,9 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
     started = time.perf_counter()
     query = check_query(request, max_chars)
     allowed_sql, allowed_args = filter_sql(request.filters)
-    scores = _candidates(store, embedder, query, request.mode, fusion, allowed_sql, allowed_args)
+    # The languages the question is stemmed in, for keyword matching and highlights alike.
+    languages = question_languages(query, index_languages(store.connection()))
+    scores = _candidates(store, embedder, query, request.mode, fusion, allowed_sql, allowed_args, languages)
     ranked = sorted(scores, key=lambda passage_id: (-scores[passage_id], passage_id))
     with store.reading():  # one snapshot, so a document removed meanwhile is missing from every read or none
         owners = store.passage_documents(ranked)
@@ -103,10 +105,10 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
         chosen = _choose(ranked, owners, request)
         passages = store.passages(chosen)
         documents = store.documents_by_id(list(dict.fromkeys(owners[i] for i in ranked)))
-    terms = query_terms(query)
+    terms = query_terms(query, languages)
     hits = tuple(
         Hit(rank=rank, score=scores[passage_id], passage=passages[passage_id], document=documents[owners[passage_id]],
-            highlights=highlight_ranges(passages[passage_id].text, terms))
+            highlights=highlight_ranges(passages[passage_id].text, terms, passages[passage_id].language))
         for rank, passage_id in enumerate(chosen, start=1)
     )
     facets = _facets(ranked, owners, documents)
@@ -114,21 +116,23 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
                         mode=request.mode, grouped=request.group)
 
 
-def _candidates(store: Store, embedder: Embedder, query: str, mode: str, fusion: Fusion, allowed_sql: str, allowed_args: tuple) -> dict[int, float]:
-    """Scores of the candidate passages for one mode."""
+def _candidates(store: Store, embedder: Embedder, query: str, mode: str, fusion: Fusion, allowed_sql: str, allowed_args: tuple,
+                languages: tuple[str, ...]) -> dict[int, float]:
+    """Scores of the candidate passages for one mode; ``languages``: those to stem the question in."""
     allowed = None
     if allowed_sql:
         allowed = np.array([row[0] for row in store.connection().execute(allowed_sql, allowed_args)], dtype=np.int64)
         if not len(allowed):
             return {}
     if mode == "keyword":
-        return keyword_search(store.connection(), query, fusion.depth, allowed_sql, allowed_args)
+        return keyword_search(store.connection(), query, fusion.depth, allowed_sql, allowed_args, languages)
     # FTS5 scores every matching passage to sort them, so a deep list costs little more than a short one;
     # a passage that does not match has no query word, and a BM25 score of 0. It runs (on its own
     # connection) while the question is embedded: both release the GIL.
     keyword_job = None
     if mode == "hybrid":
-        keyword_job = _KEYWORD_POOL.submit(lambda: keyword_search(store.connection(), query, fusion.keyword_depth, allowed_sql, allowed_args))
+        keyword_job = _KEYWORD_POOL.submit(
+            lambda: keyword_search(store.connection(), query, fusion.keyword_depth, allowed_sql, allowed_args, languages))
     index = store.vector_index()
     vector = embedder.encode([query])[0]
     dense = search_vectors(index, vector, fusion.depth, allowed)

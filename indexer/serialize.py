@@ -48,6 +48,7 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
             "type": hit.document.type,
             "filename": hit.document.filename,
             "url": file_url(hit.document) + location.url_fragment,
+            "notice": hit.document.notice,
         },
         "location": location.to_dict(),
         "passage_id": hit.passage.id,

@@ -23,6 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import DocumentNotFound, IndexNotBuilt, KBError
+from .keyword import STEMS_FUNCTION, index_stems
 from .records import Document, Location, Passage
 from .snapshots import LiveVectors
 
@@ -97,6 +98,8 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA busy_timeout=30000")
+            # The FTS5 insert trigger and update_fields stem text with it, so every connection needs it.
+            db.create_function(STEMS_FUNCTION, 2, index_stems, deterministic=True)
             self._local.db = db
         return db
 
@@ -248,10 +251,24 @@ class Store:
             self.document(document_id)
             db.execute("UPDATE documents SET title = ?, type = ?, metadata = ? WHERE id = ?",
                        (title, type_, json.dumps(metadata, ensure_ascii=False, default=str), document_id))
-            db.execute("UPDATE passages_fts SET context = ? || ' ' || (SELECT heading FROM passages WHERE id = passages_fts.rowid) "
-                       "WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)", (title, document_id))
+            db.execute(f"UPDATE passages_fts SET context = (SELECT {STEMS_FUNCTION}(? || ' ' || heading, language) FROM passages "
+                       "WHERE id = passages_fts.rowid) WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)", (title, document_id))
             _bump_version(db)
         return self.document(document_id)
+
+    def notices(self) -> set[str]:
+        """The notice lines (``notices.notice_key``) this collection repeats on first pages, as learned so far."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key = 'notices'").fetchone()
+        return set(json.loads(row[0])) if row else set()
+
+    def remember_notices(self, keys: set[str]) -> set[str]:
+        """Add notice lines to those known; return them all."""
+        known = self.notices()
+        if keys - known:
+            self.connection().execute(
+                "INSERT INTO meta (key, value) VALUES ('notices', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (json.dumps(sorted(known | keys), ensure_ascii=False),))
+        return known | keys
 
 
 @contextmanager

@@ -182,6 +182,14 @@ def remove_document(document_id: int):
     return "", 204
 
 
+@admin.get("/api/index-report")
+@requires_token
+def index_report():
+    """The last ``kb index`` run on this data directory, file by file (it names server paths: token only)."""
+    report = knowledge_base().last_index_report()
+    return jsonify(report or {"summary": "", "files": []})
+
+
 @admin.get("/admin")
 def admin_page():
     """The page for adding, editing and removing documents; it works through the API above, and

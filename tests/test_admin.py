@@ -459,3 +459,13 @@ def test_every_setting_is_in_the_readme():
     readme = README.read_text(encoding="utf-8")
     for setting in SETTINGS:
         assert f"| `{setting.name}` |" in readme, setting.name
+
+
+def test_the_last_index_report_is_shown_to_the_token_holder_only(client):
+    assert_error_shape(client.get("/api/index-report"), 401, "unauthorized")
+    report = client.get("/api/index-report", headers=AUTH).get_json()
+    assert report["summary"].startswith("4 indexed")
+    assert sorted(Path(entry["path"]).name for entry in report["files"]) == ["monotributo.md", "pensions.pdf", "thailand.pptx", "zambia.docx"]
+    assert all(entry["outcome"] == "indexed" and entry["passages"] > 0 for entry in report["files"])
+    page = client.get("/admin").get_data(as_text=True)
+    assert 'id="report-load"' in page and "Last indexing run" in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -37,6 +38,27 @@ def test_index_names_skipped_files_and_goes_on(run, small_corpus):
     assert result.exit_code == 0
     assert "4 indexed" in result.output and "2 skipped" in result.output
     assert "broken.pdf" in result.output and "old.doc: legacy binary Office file" in result.output
+
+
+def test_index_report_lists_every_file_with_its_pages_and_reasons(run, small_corpus, tmp_path):
+    (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
+    report_path = tmp_path / "report.json"
+    result = run("index", str(small_corpus), "--report", str(report_path))
+    assert result.exit_code == 0 and f"report written to {report_path}" in result.output
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    files = {Path(entry["path"]).name: entry for entry in report["files"]}
+    assert set(files) == {"broken.pdf", "monotributo.md", "pensions.pdf", "thailand.pptx", "zambia.docx"}
+    assert files["pensions.pdf"] | {"seconds": 0} == files["pensions.pdf"] | {
+        "outcome": "indexed", "title": "China pensions note", "format": "pdf", "pages": 2, "ocr_pages": [], "empty_pages": [],
+        "reason": "", "seconds": 0}
+    assert files["pensions.pdf"]["passages"] >= 2
+    assert files["thailand.pptx"]["pages"] == 2
+    assert files["broken.pdf"]["outcome"] == "skipped" and "unreadable PDF" in files["broken.pdf"]["reason"]
+    assert report["summary"].startswith("4 indexed")
+    again = run("index", str(small_corpus), "--report", str(report_path))
+    assert again.exit_code == 0
+    outcomes = {Path(entry["path"]).name: entry["outcome"] for entry in json.loads(report_path.read_text(encoding="utf-8"))["files"]}
+    assert outcomes["pensions.pdf"] == "unchanged" and outcomes["broken.pdf"] == "skipped"
 
 
 def test_search_json_has_the_api_shape(run, small_corpus):

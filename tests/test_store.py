@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from indexer.errors import DocumentNotFound, IndexNotBuilt, KBError
+from indexer.keyword import fts_query
 from indexer.records import Document
 from indexer.store import Manifest, Store
 from indexer.vectors import search_vectors
@@ -25,7 +26,8 @@ def _passage_ids(store: Store, document_id: int | None = None) -> list[int]:
 
 
 def _fts(store: Store, word: str) -> list[int]:
-    return [row[0] for row in store.connection().execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (word,))]
+    # The keyword index holds stems: match the word as keyword search does.
+    return [row[0] for row in store.connection().execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (fts_query(word),))]
 
 
 def _nearest(store: Store, text: str, k: int = 10) -> dict[int, float]:

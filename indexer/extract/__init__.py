@@ -10,13 +10,17 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from dataclasses import replace
+
 from ..errors import CorruptDocument, NoTextFound, UnsupportedFormat
+from ..ocr import OcrSettings, tesseract_available
 from ..records import ExtractedText
 from .docx import extract_docx
 from .html import extract_html, extract_markdown
 from .pdf import extract_pdf
 from .pptx import extract_pptx
 from .text import extract_text
+from .titles import choose_title
 
 __all__ = ["extract", "detect_format", "SUPPORTED_EXTENSIONS", "SUPPORTED_FORMATS"]
 
@@ -79,22 +83,40 @@ def _office_format(path: Path) -> str:
     raise UnsupportedFormat(path, f"ZIP file that is neither a PPTX nor a DOCX; {_SUPPORTED_HINT}")
 
 
-def extract(path: str | Path) -> ExtractedText:
-    """Read a file and return its text, section by section, with locations.
+def extract(path: str | Path, ocr: OcrSettings | None = None) -> ExtractedText:
+    """Read a file and return its text, section by section, with locations and a meaningful title.
 
     Args:
         path: the file to read.
+        ocr: how PDF pages without readable text are OCR'd (default: from the environment).
 
     Returns:
-        The title, format and non-empty sections of the file.
+        The title, format and non-empty sections of the file, with page counts for the ingestion report.
 
     Raises:
         ExtractionError: (or a subclass) naming the file and saying why it cannot be read.
     """
     path = Path(path)
-    extracted = _EXTRACTORS[detect_format(path)](path)
+    file_format = detect_format(path)
+    if file_format == "pdf":
+        extracted = extract_pdf(path, OcrSettings.from_environ() if ocr is None else ocr)
+    else:
+        extracted = _EXTRACTORS[file_format](path)
     sections = tuple(section for section in extracted.sections if section.text.strip())
     if not sections:
-        raise NoTextFound(path, "no extractable text (an image-only scan or an empty file); OCR it first")
-    title = extracted.title.strip() or " ".join(path.stem.replace("_", " ").replace("-", " ").split())
-    return ExtractedText(title=title, format=extracted.format, sections=sections)
+        raise NoTextFound(path, _no_text_reason(extracted, ocr))
+    first_heading = next((section.heading for section in sections if section.heading), "")
+    title = choose_title(path, extracted.title, extracted.content_title, first_heading)
+    return replace(extracted, title=title, sections=sections, pages=extracted.pages or len(sections))
+
+
+def _no_text_reason(extracted: ExtractedText, ocr: OcrSettings | None) -> str:
+    """Why a file gave no text, and what to do about it."""
+    if extracted.format != "pdf" or not extracted.pages:
+        return "no extractable text (an empty file, or slides or pages without text)"
+    ocr = OcrSettings.from_environ() if ocr is None else ocr
+    if not ocr.enabled:
+        return "no extractable text (an image-only scan?) and OCR is off; set KB_OCR=1 to read scans"
+    if not tesseract_available():
+        return "no extractable text (an image-only scan?) and Tesseract is not installed; install tesseract-ocr (make install)"
+    return f"no readable text on any of its {extracted.pages} pages, even after OCR ({ocr.languages})"

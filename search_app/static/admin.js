@@ -285,5 +285,37 @@
     }
   }
 
+  // -- ingestion report -----------------------------------------------------------------------
+
+  const reportStatus = document.getElementById("report-status");
+  const reportTable = document.getElementById("report");
+
+  function pageList(pages) {
+    return pages.length ? pages.join(", ") : "";
+  }
+
+  function reportRow(file) {
+    const row = element("tr", "outcome-" + file.outcome);
+    [file.path, file.outcome, file.title, file.pages || "", file.passages || "", pageList(file.ocr_pages),
+      pageList(file.empty_pages), file.language, file.seconds, file.reason].forEach(function (value) {
+      row.appendChild(element("td", "", String(value === undefined || value === null ? "" : value)));
+    });
+    return row;
+  }
+
+  document.getElementById("report-load").addEventListener("click", async function () {
+    const token = requireToken(reportStatus);
+    if (!token) return;
+    say(reportStatus, "Loading…", "");
+    try {
+      const report = await call("GET", "/api/index-report", { token: token });
+      reportTable.tBodies[0].replaceChildren.apply(reportTable.tBodies[0], report.files.map(reportRow));
+      reportTable.hidden = !report.files.length;
+      say(reportStatus, report.summary || "No `kb index` run on this data directory yet.", "");
+    } catch (error) {
+      say(reportStatus, error.message, "error");
+    }
+  });
+
   loadDocuments();
 })();

@@ -1,0 +1,166 @@
+"""Read text from page images with Tesseract (through pytesseract), and tell text from garbage.
+
+Scanned reports have no text layer, and some PDFs carry a text layer that is
+garbage (a bad OCR layer, fonts without a Unicode map). The PDF reader renders
+such pages and hands them here. Tesseract is a Debian package
+(``tesseract-ocr`` with the ``-eng``, ``-spa`` and ``-fra`` language data), which
+``make install`` installs when it is missing; without it, OCR is skipped and the
+page stays unread, which the ingestion report says.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["OcrSettings", "OcrPage", "ocr_image", "tesseract_available", "looks_like_text", "join_lines"]
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_LATIN = re.compile(r"^[a-zà-öø-ÿ]+$", re.IGNORECASE)
+_VOWELS = frozenset("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
+_BAD_CHARS = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0e-\x1f]")
+_ENDS_WITH_BREAK = re.compile(r"(?<=[^\W\d_])[-\u00ad\x02\ufffe]$")
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    """Whether and how pages without readable text are OCR'd.
+
+    Attributes:
+        enabled: OCR at all (``KB_OCR``; off: such pages stay unread).
+        languages: Tesseract language codes joined by ``+`` (``KB_OCR_LANGUAGES``).
+        page_timeout: seconds Tesseract may spend on one page before the page is left unread (``KB_OCR_PAGE_TIMEOUT``).
+        dpi: resolution pages are rendered at for Tesseract, which reads best near 300.
+    """
+
+    enabled: bool = True
+    languages: str = "eng+spa+fra"
+    page_timeout: float = 120.0
+    dpi: int = 300
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> OcrSettings:
+        """The defaults, overridden by ``KB_OCR`` (0/1), ``KB_OCR_LANGUAGES`` and ``KB_OCR_PAGE_TIMEOUT``."""
+        environ = os.environ if environ is None else environ
+        default = cls()
+        enabled = environ.get("KB_OCR", "").strip().lower()
+        return cls(
+            enabled=default.enabled if not enabled else enabled not in ("0", "false", "no", "off"),
+            languages=environ.get("KB_OCR_LANGUAGES") or default.languages,
+            page_timeout=float(environ.get("KB_OCR_PAGE_TIMEOUT") or default.page_timeout),
+        )
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    """What Tesseract read on one page: paragraphs, and its mean word confidence (0–100)."""
+
+    paragraphs: tuple[str, ...]
+    confidence: float
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@functools.lru_cache(maxsize=1)
+def tesseract_available() -> bool:
+    """True when the ``tesseract`` program can be run."""
+    return shutil.which("tesseract") is not None
+
+
+def ocr_image(image: Any, settings: OcrSettings) -> OcrPage | None:
+    """Read the words of a page image, grouped into Tesseract's paragraphs.
+
+    Args:
+        image: a PIL image of the page.
+        settings: languages and time limit.
+
+    Returns:
+        The paragraphs and mean confidence, or None when Tesseract is missing, fails or runs out of time.
+    """
+    import pytesseract  # only pages that need OCR pay for the import
+
+    try:
+        data = pytesseract.image_to_data(image, lang=settings.languages, timeout=settings.page_timeout,
+                                         output_type=pytesseract.Output.DICT)
+    except (pytesseract.TesseractError, pytesseract.TesseractNotFoundError, RuntimeError, OSError) as error:
+        # RuntimeError is pytesseract's "process timeout".
+        log.warning("OCR failed: %s", error)
+        return None
+    return _paragraphs(data)
+
+
+def _paragraphs(data: dict[str, list]) -> OcrPage:
+    """Group Tesseract's words (``image_to_data``) into lines, and lines into paragraphs."""
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    confidences = []
+    for word, confidence, block, paragraph, line in zip(data["text"], data["conf"], data["block_num"], data["par_num"], data["line_num"]):
+        confidence = float(confidence)
+        if confidence < 0 or not str(word).strip():
+            continue
+        confidences.append(confidence)
+        lines.setdefault((block, paragraph, line), []).append(str(word).strip())
+    paragraphs: dict[tuple[int, int], list[str]] = {}
+    for (block, paragraph, _), words in lines.items():
+        paragraphs.setdefault((block, paragraph), []).append(" ".join(words))
+    texts = tuple(text for text in (join_lines(group) for group in paragraphs.values()) if text)
+    return OcrPage(paragraphs=texts, confidence=sum(confidences) / len(confidences) if confidences else 0.0)
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join the lines of one paragraph with spaces, undoing hyphenation at line ends.
+
+    Args:
+        lines: the paragraph's lines, top to bottom.
+
+    Returns:
+        One line of text: ``"unemploy-"`` + ``"ment"`` becomes ``"unemployment"``.
+    """
+    text = ""
+    for line in (line.strip() for line in lines):
+        if not line:
+            continue
+        if text and _ENDS_WITH_BREAK.search(text) and line[:1].islower():
+            text = text[:-1] + line
+        else:
+            text = f"{text} {line}" if text else line
+    return text.replace("\x02", "-").replace("\ufffe", "-")
+
+
+def looks_like_text(text: str, min_words: int = 8) -> bool:
+    """Whether ``text`` reads as language rather than a garbage text layer.
+
+    Garbage layers come from bad OCR or fonts without a Unicode map: strings of
+    consonants, private-use or replacement characters. Latin-script words need a
+    vowel; other scripts (Arabic, Korean, …) count as words. Too little text to
+    judge counts as text.
+
+    Args:
+        text: the text of one page.
+        min_words: fewer words than this cannot be judged.
+
+    Returns:
+        False when the text is mostly garbage.
+    """
+    if text and len(_BAD_CHARS.findall(text)) > 0.1 * len(text):
+        return False
+    words = _WORD.findall(text)
+    if len(words) < min_words:
+        return True
+    wordlike = sum(1 for word in words if _wordlike(word))
+    return wordlike >= 0.6 * len(words)
+
+
+def _wordlike(word: str) -> bool:
+    if not _LATIN.match(word):
+        return True
+    lowered = word.lower()
+    return len(word) <= 20 and (len(word) <= 2 or any(letter in _VOWELS for letter in lowered))

@@ -1,0 +1,172 @@
+"""PDF reading: paragraphs rebuilt from lines, reading order, titles, and OCR of scanned pages with real Tesseract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fpdf import FPDF
+from PIL import Image, ImageDraw, ImageFont
+
+from indexer import extract
+from indexer.errors import NoTextFound
+from indexer.extract.titles import choose_title, meaningful_title
+from indexer.ocr import OcrSettings, looks_like_text, tesseract_available
+
+from .conftest import SHARED_DOCUMENTS, needs_shared
+
+needs_tesseract = pytest.mark.skipif(not tesseract_available(), reason="tesseract is not installed (make install installs it)")
+SCANNED_LINES = ["Informal workers in Zambia", "can join the pension scheme", "through their cooperatives."]
+
+
+def _pdf() -> FPDF:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_auto_page_break(False)
+    return pdf
+
+
+def _scan(lines: list[str]) -> Image.Image:
+    """A white page image with black text, as a scanner would give it."""
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=56)
+    for number, line in enumerate(lines):
+        draw.text((150, 200 + 90 * number), line, fill=0, font=font)
+    return image
+
+
+def _add_scanned_page(pdf: FPDF, lines: list[str], text_layer: str = "") -> None:
+    pdf.add_page()
+    pdf.image(_scan(lines), x=0, y=0, w=210, h=297)
+    if text_layer:  # a bad OCR layer: invisible text over the image
+        pdf.set_xy(10, 280)
+        pdf.cell(0, 5, text_layer)
+
+
+def test_lines_of_a_paragraph_are_joined_and_paragraph_breaks_kept(tmp_path):
+    pdf = _pdf()
+    pdf.add_page()
+    first = "The monotributo is a simplified regime for small taxpayers. " * 6
+    second = "It replaces several taxes and contributions with one payment. " * 6
+    pdf.multi_cell(120, 6, first.strip())
+    pdf.ln(8)
+    pdf.multi_cell(120, 6, second.strip())
+    pdf.output(str(tmp_path / "paragraphs.pdf"))
+    text = extract(tmp_path / "paragraphs.pdf").sections[0].text
+    assert text.split("\n\n") == [first.strip(), second.strip()]
+
+
+def test_hyphenation_at_line_ends_is_undone(tmp_path):
+    pdf = _pdf()
+    pdf.add_page()
+    for line in ["Coverage of the informal economy and unemploy-", "ment insurance were discussed at the meeting."]:
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "hyphen.pdf"))
+    text = extract(tmp_path / "hyphen.pdf").sections[0].text
+    assert text == "Coverage of the informal economy and unemployment insurance were discussed at the meeting."
+
+
+def test_two_columns_are_read_column_by_column(tmp_path):
+    pdf = _pdf()
+    pdf.add_page()
+    left = "Left column speaks of pensions. " * 12
+    right = "Right column speaks of maternity. " * 12
+    pdf.set_xy(10, 20)
+    pdf.multi_cell(90, 6, left.strip())
+    pdf.set_xy(110, 20)
+    pdf.multi_cell(90, 6, right.strip())
+    pdf.output(str(tmp_path / "columns.pdf"))
+    text = extract(tmp_path / "columns.pdf").sections[0].text
+    assert text.index("maternity") > text.rindex("pensions")
+    assert left.strip() in text and right.strip() in text
+
+
+def test_title_is_the_largest_text_of_page_one_when_metadata_has_none(tmp_path):
+    pdf = _pdf()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=24)
+    pdf.cell(0, 12, "Old-age pensions in Zambia", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(0, 5, "A country note for the experts' meeting on social protection. " * 5)
+    pdf.output(str(tmp_path / "untitled_note-2017.pdf"))
+    assert extract(tmp_path / "untitled_note-2017.pdf").title == "Old-age pensions in Zambia"
+
+
+@pytest.mark.parametrize("junk", ["PowerPoint Presentation", "Slide 1", "Slayt 1", "A:\\4Res.icse.wpd", "5", "Microsoft Word - report.doc", "  "])
+def test_placeholder_titles_give_way(junk):
+    assert meaningful_title(junk) == ""
+    assert choose_title(Path("zambia_informal-economy.pdf"), junk, "") == "zambia informal economy"
+
+
+def test_a_real_title_is_kept():
+    assert meaningful_title("Microsoft Word - Thailand sectoral schemes") == "Thailand sectoral schemes"
+    assert choose_title(Path("x.pdf"), "Extending coverage in ASEAN", "Other") == "Extending coverage in ASEAN"
+
+
+def test_garbage_is_told_from_text():
+    assert looks_like_text("Informal workers in Zambia can join the pension scheme through cooperatives.")
+    assert looks_like_text("근로자 사회 보장 제도 가입 방법 안내 자료 입니다 감사 합니다")
+    assert not looks_like_text("xkq zzvb qrtpl mnbv cxzl kjhg fdsq wrtp lkjh")
+    assert not looks_like_text("\ufffd\ufffd\ufffd \ufffd\ufffd ab \ufffd\ufffd\ufffd")
+
+
+# -- OCR with the real Tesseract -------------------------------------------------
+
+
+@needs_tesseract
+def test_a_scanned_page_inside_a_text_pdf_is_read_by_ocr(tmp_path):
+    pdf = _pdf()
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "This first page has a text layer about social protection in ASEAN.")
+    _add_scanned_page(pdf, SCANNED_LINES)
+    pdf.output(str(tmp_path / "mixed.pdf"))
+    extracted = extract(tmp_path / "mixed.pdf", OcrSettings(languages="eng"))
+    first, second = extracted.sections
+    assert (first.location.page, first.location.ocr) == (1, False)
+    assert (second.location.page, second.location.ocr) == (2, True)
+    assert "pension scheme" in second.text and "cooperatives" in second.text
+    assert second.location.to_dict() == {"page": 2, "ocr": True}
+    assert extracted.ocr_pages == (2,) and extracted.pages == 2
+
+
+@needs_tesseract
+def test_a_garbage_text_layer_is_replaced_by_ocr(tmp_path):
+    pdf = _pdf()
+    _add_scanned_page(pdf, SCANNED_LINES, text_layer="xkq zzvb qrtpl mnbv cxzl kjhg fdsq wrtp lkjh pqzt")
+    pdf.output(str(tmp_path / "bad-layer.pdf"))
+    section = extract(tmp_path / "bad-layer.pdf", OcrSettings(languages="eng")).sections[0]
+    assert section.location.ocr
+    assert "Zambia" in section.text and "qrtpl" not in section.text
+
+
+def test_a_scan_is_refused_with_the_reason_when_ocr_is_off(tmp_path):
+    pdf = _pdf()
+    _add_scanned_page(pdf, SCANNED_LINES)
+    pdf.output(str(tmp_path / "scan.pdf"))
+    with pytest.raises(NoTextFound, match="OCR is off"):
+        extract(tmp_path / "scan.pdf", OcrSettings(enabled=False))
+
+
+@needs_tesseract
+def test_a_blank_scan_is_refused_after_ocr(tmp_path):
+    pdf = _pdf()
+    pdf.add_page()
+    pdf.image(Image.new("L", (850, 1100), 255), x=0, y=0, w=210, h=297)
+    pdf.output(str(tmp_path / "blank.pdf"))
+    with pytest.raises(NoTextFound, match="even after OCR"):
+        extract(tmp_path / "blank.pdf", OcrSettings(languages="eng"))
+
+
+@needs_shared
+@needs_tesseract
+def test_the_shared_scanned_pdf_becomes_text_with_its_page_number():
+    extracted = extract(SHARED_DOCUMENTS / "hard" / "docling__ocr_test.pdf")
+    assert [(section.location.page, section.location.ocr) for section in extracted.sections] == [(1, True)]
+    assert "Docling" in extracted.sections[0].text
+
+
+def test_ocr_settings_come_from_the_environment():
+    settings = OcrSettings.from_environ({"KB_OCR": "0", "KB_OCR_LANGUAGES": "spa", "KB_OCR_PAGE_TIMEOUT": "5"})
+    assert settings == OcrSettings(enabled=False, languages="spa", page_timeout=5.0)
+    assert OcrSettings.from_environ({}) == OcrSettings()
