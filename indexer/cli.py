@@ -72,6 +72,10 @@ def index_command(kb: KnowledgeBase, paths, rebuild, prune, report_path, ocr):
         click.echo(f"skipped {path}: {reason}", err=True)
     for path, original in report.duplicates.items():
         click.echo(f"duplicate {path}: same content as {original}", err=True)
+    for entry in report.files:
+        if entry.near_duplicates:
+            click.echo(f"near-duplicate {entry.path}: nearly the same text as {', '.join(entry.near_duplicates)} "
+                       "(shown once in results, with the others as 'also as')", err=True)
     click.echo(report.summary())
     if report_path:
         click.echo(f"report written to {report_path}")

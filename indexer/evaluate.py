@@ -219,7 +219,7 @@ def evaluate_dataset(kb, eval_set: EvalSet, key: Callable[[Hit], str], modes: tu
     results, runs, questions = {}, {}, {}
     for mode in modes:
         # No per-document cap: it is a display choice, and judgments often name several pages of one document.
-        runs[mode] = run_queries(eval_set, lambda question: kb.search(question, k=100, mode=mode, per_document=0).hits, key)
+        runs[mode] = run_queries(eval_set, lambda question: kb.search(question, k=100, mode=mode, per_document=0, collapse=False).hits, key)
         scores = question_scores(eval_set, runs[mode])
         results[mode] = mean_scores(scores)
         questions[mode] = {query_id: round(score, 4) for query_id, score in scores["ndcg@10"].items()}

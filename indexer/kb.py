@@ -228,7 +228,7 @@ class KnowledgeBase:
         return self._store
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Mapping[str, tuple[str, ...]] | None = None,
-               per_document: int | None = None, group: bool = False) -> SearchResult:
+               per_document: int | None = None, group: bool = False, collapse: bool = True) -> SearchResult:
         """Rank passages for a question (see ``indexer.search.search``).
 
         Args:
@@ -238,12 +238,14 @@ class KnowledgeBase:
             filters: catalogue field -> accepted values, applied before ranking.
             per_document: at most this many passages of one document (0: no cap; default: the KB's).
             group: one entry per document with its best passages.
+            collapse: show near-duplicate documents once, the others as ``Hit.also_as`` (evaluation turns it off).
 
         Raises:
             InvalidQuery: a bad question, k, mode or filter.
         """
         cap = self.per_document if per_document is None else per_document
-        request = SearchRequest(query=query, k=k, mode=mode, filters=dict(filters or {}), per_document=cap, group=group)
+        request = SearchRequest(query=query, k=k, mode=mode, filters=dict(filters or {}), per_document=cap, group=group,
+                                collapse_near_duplicates=collapse)
         return search(self.store, self.embedder, request, fusion=self.fusion, max_chars=self.max_query_chars)
 
     def documents(self) -> list[Document]:

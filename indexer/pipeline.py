@@ -25,6 +25,7 @@ from .embed import Embedder
 from .errors import DuplicateDocument, ExtractionError
 from .extract import SUPPORTED_EXTENSIONS, extract
 from .language import assign_languages
+from .near_duplicates import signature, similar_documents
 from .notices import find_notices, strip_notices
 from .ocr import OcrSettings
 from .records import Document, ExtractedText, FileReport, IndexReport, Location, Passage, Section
@@ -182,10 +183,12 @@ def _save_one(store: Store, embedder: Embedder, read: ReadFile, chunking: ChunkS
     report.indexed.append(label)
     report.passages += document.passage_count
     extracted = read.extracted
+    twins = store.documents_by_id(store.near_duplicates([document.id]).get(document.id, []))
     return FileReport(label, "indexed", title=document.title, format=document.format, pages=extracted.pages,
                       passages=document.passage_count, ocr_pages=extracted.ocr_pages, empty_pages=extracted.empty_pages,
                       language=document.metadata.get("language") or document.language,
-                      seconds=read.seconds + time.perf_counter() - started)
+                      seconds=read.seconds + time.perf_counter() - started,
+                      near_duplicates=tuple(twin.filename for twin in twins.values()))
 
 
 def _skipped(report: IndexReport, label: str, error: Exception, seconds: float) -> FileReport:
@@ -289,7 +292,9 @@ def _store_file(store: Store, embedder: Embedder, source: SourceFile, extracted:
         format=extracted.format, sha256=sha256, size=source.path.stat().st_size, indexed_at="", metadata=catalog,
         notice=notice, language=language,
     )
-    return store.save_document(document, passages, vectors)
+    own = signature([passage.text for passage in passages])
+    others = {other: values for other, values in store.signatures().items() if other != document_id}
+    return store.save_document(document, passages, vectors, signature=own, similar=similar_documents(own, others))
 
 
 def keep_original(data_dir: Path, path: Path, sha256: str) -> str:

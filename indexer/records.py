@@ -131,6 +131,8 @@ class Hit:
     passage: Passage
     document: Document
     highlights: tuple[tuple[int, int], ...] = ()
+    #: Near-duplicate documents (the same text as another format or version), shown once: here.
+    also_as: tuple[Document, ...] = ()
 
     @property
     def where(self) -> str:
@@ -171,11 +173,14 @@ class FileReport:
     language: str = ""
     seconds: float = 0.0
     reason: str = ""
+    #: File names of indexed documents whose text is nearly the same (another format or version).
+    near_duplicates: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "outcome": self.outcome, "title": self.title, "format": self.format, "pages": self.pages,
                 "passages": self.passages, "ocr_pages": list(self.ocr_pages), "empty_pages": list(self.empty_pages),
-                "language": self.language, "seconds": round(self.seconds, 3), "reason": self.reason}
+                "language": self.language, "seconds": round(self.seconds, 3), "reason": self.reason,
+                "near_duplicates": list(self.near_duplicates)}
 
 
 @dataclass

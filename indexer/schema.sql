@@ -68,3 +68,16 @@ CREATE TRIGGER IF NOT EXISTS passages_deleted_log AFTER DELETE ON passages BEGIN
     INSERT OR REPLACE INTO deleted_passages (id, version)
     VALUES (old.id, COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'version'), 0) + 1);
 END;
+
+-- Near duplicates (indexer/near_duplicates.py): each document's MinHash signature, and the pairs of
+-- documents whose text is nearly the same (the same deck as PPTX and PDF), both ways round.
+CREATE TABLE IF NOT EXISTS document_signatures (
+    document_id INTEGER PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE,
+    minhash     BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS near_duplicates (
+    document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    other_id    INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    similarity  REAL NOT NULL,
+    PRIMARY KEY (document_id, other_id)
+);

@@ -54,6 +54,8 @@ class SearchRequest:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     per_document: int = 0
     group: bool = False
+    #: Show near-duplicate documents once (with the others as ``Hit.also_as``); evaluation turns it off.
+    collapse_near_duplicates: bool = True
 
 
 def check_query(request: SearchRequest, max_chars: int) -> str:
@@ -102,13 +104,16 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
     with store.reading():  # one snapshot, so a document removed meanwhile is missing from every read or none
         owners = store.passage_documents(ranked)
         ranked = [passage_id for passage_id in ranked[:_FACET_DEPTH] if passage_id in owners]
+        twins = store.near_duplicates(list(dict.fromkeys(owners[i] for i in ranked))) if request.collapse_near_duplicates else {}
+        ranked = _collapse(ranked, owners, twins)
         chosen = _choose(ranked, owners, request)
         passages = store.passages(chosen)
-        documents = store.documents_by_id(list(dict.fromkeys(owners[i] for i in ranked)))
+        documents = store.documents_by_id(list(dict.fromkeys([owners[i] for i in ranked] + [t for ts in twins.values() for t in ts])))
     terms = query_terms(query, languages)
     hits = tuple(
         Hit(rank=rank, score=scores[passage_id], passage=passages[passage_id], document=documents[owners[passage_id]],
-            highlights=highlight_ranges(passages[passage_id].text, terms, passages[passage_id].language))
+            highlights=highlight_ranges(passages[passage_id].text, terms, passages[passage_id].language),
+            also_as=tuple(documents[twin] for twin in twins.get(owners[passage_id], ()) if twin in documents))
         for rank, passage_id in enumerate(chosen, start=1)
     )
     facets = _facets(ranked, owners, documents)
@@ -154,6 +159,19 @@ def _min_max(scores: dict[int, float], ids: list[int]) -> dict[int, float]:
     low, high = min(values), max(values)
     span = high - low or 1.0
     return {i: (scores[i] - low) / span if i in scores else 0.0 for i in ids}
+
+
+def _collapse(ranked: list[int], owners: dict[int, int], twins: dict[int, list[int]]) -> list[int]:
+    """Drop the passages of a document whose near duplicate already stands higher in the ranking."""
+    shown: set[int] = set()
+    kept = []
+    for passage_id in ranked:
+        document_id = owners[passage_id]
+        if document_id not in shown and shown.intersection(twins.get(document_id, ())):
+            continue
+        shown.add(document_id)
+        kept.append(passage_id)
+    return kept
 
 
 def _choose(ranked: list[int], owners: dict[int, int], request: SearchRequest) -> list[int]:

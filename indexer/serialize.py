@@ -52,6 +52,8 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
         },
         "location": location.to_dict(),
         "passage_id": hit.passage.id,
+        "also_as": [{"id": twin.id, "title": twin.title, "format": twin.format, "filename": twin.filename, "url": file_url(twin)}
+                    for twin in hit.also_as],
     }
 
 
@@ -69,7 +71,8 @@ def _grouped(result: SearchResult) -> list[dict[str, Any]]:
         entry = hit_to_dict(hit)
         group = groups.get(hit.document.id)
         if group is None:
-            group = groups[hit.document.id] = {"rank": len(groups) + 1, "score": entry["score"], "document": entry["document"], "passages": []}
+            group = groups[hit.document.id] = {"rank": len(groups) + 1, "score": entry["score"], "document": entry["document"],
+                                               "also_as": entry["also_as"], "passages": []}
             group["document"] = {**entry["document"], "url": file_url(hit.document)}
         group["passages"].append({key: entry[key] for key in ("score", "text", "heading", "highlights", "location", "passage_id")}
                                  | {"url": entry["document"]["url"]})

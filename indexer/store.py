@@ -29,7 +29,7 @@ from .snapshots import LiveVectors
 
 __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
 _PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end, ocr, language"
 _DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata, d.language, d.notice"
@@ -204,13 +204,16 @@ class Store:
             finally:
                 self._vectors.save_if_worth_it(self.connection(), self.version)
 
-    def save_document(self, document: Document, passages: list[Passage], vectors: np.ndarray) -> Document:
+    def save_document(self, document: Document, passages: list[Passage], vectors: np.ndarray,
+                      signature: np.ndarray | None = None, similar: dict[int, float] | None = None) -> Document:
         """Insert or replace one document and its passages in one transaction.
 
         Args:
             document: the document's fields; ``id`` 0 adds it, an existing id replaces that one.
             passages: its passages, in order.
             vectors: one unit-length row per passage.
+            signature: its MinHash signature (``near_duplicates.signature``), kept to compare later documents with.
+            similar: the documents it nearly duplicates, with their similarity (replaces the ones it had).
 
         Returns:
             The stored document with its id and passage count.
@@ -224,8 +227,28 @@ class Store:
                 " ocr, language, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_passage_row(document_id, passage, vector) for passage, vector in zip(passages, vectors)],
             )
+            if signature is not None:
+                _save_near_duplicates(db, document_id, signature, similar or {})
             _bump_version(db)
         return self.document(document_id)
+
+    def signatures(self) -> dict[int, np.ndarray]:
+        """Every document's MinHash signature, by document id."""
+        rows = self.connection().execute("SELECT document_id, minhash FROM document_signatures")
+        return {row[0]: np.frombuffer(row[1], dtype=np.uint64) for row in rows}
+
+    def near_duplicates(self, ids: list[int]) -> dict[int, list[int]]:
+        """The near duplicates of each of these documents, most similar first (documents without any are left out)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.connection().execute(
+            f"SELECT document_id, other_id FROM near_duplicates WHERE document_id IN ({marks}) "
+            "ORDER BY document_id, similarity DESC, other_id", list(ids))
+        found: dict[int, list[int]] = {}
+        for document_id, other_id in rows:
+            found.setdefault(document_id, []).append(other_id)
+        return found
 
     def delete_document(self, document_id: int) -> Document:
         """Remove a document with its passages (keyword rows and vectors with them); return what it was.
@@ -281,6 +304,16 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _save_near_duplicates(db: sqlite3.Connection, document_id: int, signature: np.ndarray, similar: dict[int, float]) -> None:
+    """Keep a document's signature and replace its near-duplicate pairs (stored both ways round)."""
+    db.execute("INSERT OR REPLACE INTO document_signatures (document_id, minhash) VALUES (?, ?)",
+               (document_id, np.asarray(signature, dtype=np.uint64).tobytes()))
+    db.execute("DELETE FROM near_duplicates WHERE document_id = ? OR other_id = ?", (document_id, document_id))
+    pairs = [(a, b, value) for other, value in similar.items() if other != document_id
+             for a, b in ((document_id, other), (other, document_id))]
+    db.executemany("INSERT INTO near_duplicates (document_id, other_id, similarity) VALUES (?, ?, ?)", pairs)
 
 
 def _bump_version(db: sqlite3.Connection) -> None:
