@@ -10,8 +10,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from indexer import extract
 from indexer.errors import NoTextFound
+from indexer.extract.pdf_layout import Line, drop_running_lines
 from indexer.extract.titles import choose_title, meaningful_title
-from indexer.ocr import OcrSettings, looks_like_text, tesseract_available
+from indexer.ocr import OcrSettings, tesseract_available
 
 from .conftest import SHARED_DOCUMENTS, needs_shared
 
@@ -93,6 +94,22 @@ def test_title_is_the_largest_text_of_page_one_when_metadata_has_none(tmp_path):
     assert extract(tmp_path / "untitled_note-2017.pdf").title == "Old-age pensions in Zambia"
 
 
+def _lines(*texts: str) -> list[Line]:
+    return [Line(text, 72, 500, 700 - 14 * n, 712 - 14 * n) for n, text in enumerate(texts)]
+
+
+def test_running_headers_and_page_numbers_are_dropped():
+    topics = ["pensions", "health insurance", "maternity", "employment injury", "unemployment"]
+    pages = [_lines("ESSA country note", f"This page is about {topic}.", f"Page {n} of 5") for n, topic in enumerate(topics, 1)]
+    kept = drop_running_lines(pages)
+    assert [[line.text for line in lines] for lines in kept] == [[f"This page is about {topic}."] for topic in topics]
+
+
+def test_short_documents_keep_their_lines_but_lose_page_numbers():
+    pages = [_lines("Title", "Text", "- 1 -"), _lines("Title", "More", "ii")]
+    assert [[line.text for line in lines] for lines in drop_running_lines(pages)] == [["Title", "Text"], ["Title", "More"]]
+
+
 @pytest.mark.parametrize("junk", ["PowerPoint Presentation", "Slide 1", "Slayt 1", "A:\\4Res.icse.wpd", "5", "Microsoft Word - report.doc", "  "])
 def test_placeholder_titles_give_way(junk):
     assert meaningful_title(junk) == ""
@@ -102,13 +119,6 @@ def test_placeholder_titles_give_way(junk):
 def test_a_real_title_is_kept():
     assert meaningful_title("Microsoft Word - Thailand sectoral schemes") == "Thailand sectoral schemes"
     assert choose_title(Path("x.pdf"), "Extending coverage in ASEAN", "Other") == "Extending coverage in ASEAN"
-
-
-def test_garbage_is_told_from_text():
-    assert looks_like_text("Informal workers in Zambia can join the pension scheme through cooperatives.")
-    assert looks_like_text("근로자 사회 보장 제도 가입 방법 안내 자료 입니다 감사 합니다")
-    assert not looks_like_text("xkq zzvb qrtpl mnbv cxzl kjhg fdsq wrtp lkjh")
-    assert not looks_like_text("\ufffd\ufffd\ufffd \ufffd\ufffd ab \ufffd\ufffd\ufffd")
 
 
 # -- OCR with the real Tesseract -------------------------------------------------
@@ -164,9 +174,3 @@ def test_the_shared_scanned_pdf_becomes_text_with_its_page_number():
     extracted = extract(SHARED_DOCUMENTS / "hard" / "docling__ocr_test.pdf")
     assert [(section.location.page, section.location.ocr) for section in extracted.sections] == [(1, True)]
     assert "Docling" in extracted.sections[0].text
-
-
-def test_ocr_settings_come_from_the_environment():
-    settings = OcrSettings.from_environ({"KB_OCR": "0", "KB_OCR_LANGUAGES": "spa", "KB_OCR_PAGE_TIMEOUT": "5"})
-    assert settings == OcrSettings(enabled=False, languages="spa", page_timeout=5.0)
-    assert OcrSettings.from_environ({}) == OcrSettings()

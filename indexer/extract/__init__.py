@@ -98,8 +98,8 @@ def extract(path: str | Path, ocr: OcrSettings | None = None) -> ExtractedText:
     """
     path = Path(path)
     file_format = detect_format(path)
-    if file_format == "pdf":
-        extracted = extract_pdf(path, OcrSettings.from_environ() if ocr is None else ocr)
+    if file_format in ("pdf", "pptx"):  # the formats whose pages or slides may be pictures of text
+        extracted = _EXTRACTORS[file_format](path, OcrSettings.from_environ() if ocr is None else ocr)
     else:
         extracted = _EXTRACTORS[file_format](path)
     sections = tuple(section for section in extracted.sections if section.text.strip())

@@ -22,7 +22,7 @@ from ..errors import CorruptDocument, EncryptedDocument
 from ..normalize import normalize_text
 from ..ocr import OcrSettings, looks_like_text, ocr_image, tesseract_available
 from ..records import ExtractedText, Location, Section
-from .pdf_layout import Line, drop_running_lines, largest_text, page_lines, paragraphs
+from .pdf_layout import Line, drop_running_lines, hyphenated_words, largest_text, page_lines, paragraphs
 
 __all__ = ["extract_pdf"]
 
@@ -64,7 +64,9 @@ def extract_pdf(path: Path, ocr: OcrSettings | None = None) -> ExtractedText:
     finally:
         document.close()
     kept = drop_running_lines([list(page.lines) for page in pages])
-    texts = [("\n\n".join(page.ocr_paragraphs) if page.ocr else "\n\n".join(paragraphs(lines))) for page, lines in zip(pages, kept)]
+    compounds = hyphenated_words(kept)
+    texts = [("\n\n".join(page.ocr_paragraphs) if page.ocr else "\n\n".join(paragraphs(lines, compounds)))
+             for page, lines in zip(pages, kept)]
     sections = tuple(
         Section(text=text, location=Location(page=number, page_label=labels.get(number), ocr=page.ocr))
         for number, (page, text) in enumerate(zip(pages, texts), start=1) if text

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from ..normalize import normalize_text
 from ..ocr import join_lines
 
-__all__ = ["Line", "page_lines", "paragraphs", "drop_running_lines", "largest_text"]
+__all__ = ["Line", "page_lines", "paragraphs", "drop_running_lines", "largest_text", "hyphenated_words"]
 
 _BULLET = re.compile(r"^(?:[•●▪■◦○►▸‣∙·*–—-]|\(?\d{1,2}[.)]|\(?[a-z][.)]|\(?[ivx]{1,4}[.)])\s", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;。]['\"”’)]?$")
 _PAGE_NUMBER = re.compile(r"^[\W_]*(?:page|p\.|pág\.?|página)?\s*(?:\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|de|/)\s*\d{1,4})?[\W_]*$",
                           re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
+_COMPOUND = re.compile(r"[^\W\d_]+-[^\W\d_]+")
 _SPACES = re.compile(r"\s+")
 
 
@@ -120,11 +121,17 @@ def _without_edges(lines: list[Line], running: set[str], edge_lines: int) -> lis
             if not (index in edges and (_line_key(line.text) in running or _PAGE_NUMBER.match(line.text)))]
 
 
-def paragraphs(lines: list[Line]) -> list[str]:
+def hyphenated_words(pages: list[list[Line]]) -> frozenset[str]:
+    """The hyphenated words written inside lines of a document (lower case), to tell them from line-end breaks."""
+    return frozenset(word.lower() for lines in pages for line in lines for word in _COMPOUND.findall(line.text))
+
+
+def paragraphs(lines: list[Line], compounds: frozenset[str] = frozenset()) -> list[str]:
     """Join a page's lines into paragraphs.
 
     Args:
         lines: the page's lines in reading order.
+        compounds: the document's hyphenated words (``hyphenated_words``), kept whole across line ends.
 
     Returns:
         The paragraphs' texts, each on one line.
@@ -138,7 +145,7 @@ def paragraphs(lines: list[Line]) -> list[str]:
             groups.append([line])
         else:
             groups[-1].append(line)
-    return [text for text in (join_lines([line.text for line in group]) for group in groups) if text]
+    return [text for text in (join_lines([line.text for line in group], compounds) for group in groups) if text]
 
 
 def _usual_spacing(lines: list[Line]) -> float:

@@ -3,11 +3,14 @@
 python-pptx reads each slide; a slide it cannot read (a shape pointing at a
 missing part, ...) is read from its XML instead, and so is every slide of a deck
 python-pptx cannot open: the ``a:t`` text of ``ppt/slides/slideN.xml`` in the
-order of ``p:sldIdLst``, one section per slide numbered from 1.
+order of ``p:sldIdLst``, one section per slide numbered from 1. A slide that is
+only a picture (a scanned or exported page) is read by OCR when OCR is on.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import zipfile
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from pptx.exc import PythonPptxError
 
 from ..errors import CorruptDocument, NoTextFound
 from ..normalize import normalize_text
+from ..ocr import OcrSettings, ocr_image, tesseract_available
 from ..records import ExtractedText, Location, Section
 from .ooxml import CONTAINER_ERRORS, TableCell, core_title, read_part, related_parts, span_count, table_lines
 
@@ -27,17 +31,21 @@ _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 _P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _MAIN = "ppt/presentation.xml"
+# Pictures smaller than this (logos, icons) hold no text worth reading.
+_MIN_PICTURE_PIXELS = 200 * 200
+log = logging.getLogger(__name__)
 _TITLE_PLACEHOLDERS = ("title", "ctrTitle")
 # What python-pptx raises on a package, a part or a shape it cannot make sense of.
 _PPTX_ERRORS = (PythonPptxError, KeyError, ValueError, IndexError, AttributeError, TypeError, NotImplementedError,
                 LxmlError, *CONTAINER_ERRORS)
 
 
-def extract_pptx(path: Path) -> ExtractedText:
+def extract_pptx(path: Path, ocr: OcrSettings | None = None) -> ExtractedText:
     """Read every slide in order, one section per slide, titled by the slide title.
 
     Args:
         path: the PPTX file.
+        ocr: how slides that are only pictures are read (default: from the environment).
 
     Returns:
         One section per slide with text, located by slide number (1-based).
@@ -49,14 +57,14 @@ def extract_pptx(path: Path) -> ExtractedText:
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            title, sections = _read_deck(path, archive)
+            title, sections = _read_deck(path, archive, OcrSettings.from_environ() if ocr is None else ocr)
     except CONTAINER_ERRORS as error:
         raise _damaged(path, f"{type(error).__name__}: {error}") from error
     if not sections:
         raise NoTextFound(path, "the deck has no slides")
     first_title = next((section.heading for section in sections if section.heading), "")
     return ExtractedText(title=normalize_text(title), format="pptx", sections=sections, content_title=first_title,
-                         pages=len(sections))
+                         pages=len(sections), ocr_pages=tuple(n for n, section in enumerate(sections, 1) if section.location.ocr))
 
 
 def _damaged(path, what: str) -> CorruptDocument:
@@ -64,7 +72,7 @@ def _damaged(path, what: str) -> CorruptDocument:
     return CorruptDocument(path, f"damaged PPTX ({what}); re-save it in PowerPoint or LibreOffice")
 
 
-def _read_deck(path: Path, archive: zipfile.ZipFile) -> tuple[str, tuple[Section, ...]]:
+def _read_deck(path: Path, archive: zipfile.ZipFile, ocr: OcrSettings) -> tuple[str, tuple[Section, ...]]:
     """The deck title and one section per slide (empty for a slide without text): python-pptx, else raw XML."""
     try:
         deck = Presentation(str(path))
@@ -73,19 +81,19 @@ def _read_deck(path: Path, archive: zipfile.ZipFile) -> tuple[str, tuple[Section
     except _PPTX_ERRORS:
         parts = _slide_parts(archive)
         return core_title(archive), tuple(_xml_slide(archive, part, number) for number, part in enumerate(parts, start=1))
-    return title, tuple(_slide(archive, slide, number) for number, slide in enumerate(slides, start=1))
+    return title, tuple(_slide(archive, slide, number, ocr) for number, slide in enumerate(slides, start=1))
 
 
-def _slide(archive: zipfile.ZipFile, slide, number: int) -> Section:
+def _slide(archive: zipfile.ZipFile, slide, number: int, ocr: OcrSettings) -> Section:
     """One slide through python-pptx, or from its XML when python-pptx fails on one of its shapes."""
     try:
-        return _slide_section(slide, number)
+        return _slide_section(slide, number, ocr)
     except _PPTX_ERRORS:
         return _xml_slide(archive, str(slide.part.partname).lstrip("/"), number)
 
 
-def _slide_section(slide, number: int) -> Section:
-    """The slide's title, shape texts and notes as one section."""
+def _slide_section(slide, number: int, ocr: OcrSettings) -> Section:
+    """The slide's title, shape texts and notes as one section; a slide with no other text has its pictures OCR'd."""
     title_shape = slide.shapes.title
     title = normalize_text(title_shape.text_frame.text) if title_shape is not None and title_shape.has_text_frame else ""
     lines = [title] if title else []
@@ -93,15 +101,47 @@ def _slide_section(slide, number: int) -> Section:
         if title_shape is not None and shape.shape_id == title_shape.shape_id:
             continue
         lines.extend(_shape_lines(shape))
+    read_by_ocr = False
+    if not any(line.strip() for line in lines[1 if title else 0:]) and ocr.enabled:
+        pictures = _picture_text(slide.shapes, ocr)
+        read_by_ocr = bool(pictures)
+        lines.extend(pictures)
     if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
         lines.append(_notes_line(slide.notes_slide.notes_text_frame.text))
-    return _section(lines, number, title)
+    return _section(lines, number, title, read_by_ocr)
 
 
-def _section(lines: list[str], number: int, title: str) -> Section:
+def _picture_text(shapes, ocr: OcrSettings) -> list[str]:
+    """The paragraphs Tesseract reads in a slide's pictures (inside groups too), largest picture first."""
+    pictures = [shape for shape in _flatten(shapes) if shape.shape_type == MSO_SHAPE_TYPE.PICTURE]
+    if not pictures or not tesseract_available():
+        return []
+    from PIL import Image, UnidentifiedImageError  # only slides that are pictures pay for the import
+
+    paragraphs: list[str] = []
+    for picture in sorted(pictures, key=lambda shape: -(shape.width or 0) * (shape.height or 0)):
+        try:
+            image = Image.open(io.BytesIO(picture.image.blob))
+            image.load()
+        except (UnidentifiedImageError, OSError, ValueError, KeyError) as error:  # EMF/WMF, a missing part
+            log.info("picture not read: %s", error)
+            continue
+        if image.width * image.height >= _MIN_PICTURE_PIXELS:
+            read = ocr_image(image.convert("RGB"), ocr)
+            paragraphs.extend(read.paragraphs if read else ())
+    return paragraphs
+
+
+def _flatten(shapes) -> list:
+    """Every shape, with the shapes inside groups in place of the groups."""
+    return [inner for shape in shapes
+            for inner in (_flatten(shape.shapes) if shape.shape_type == MSO_SHAPE_TYPE.GROUP else [shape])]
+
+
+def _section(lines: list[str], number: int, title: str, read_by_ocr: bool = False) -> Section:
     """One slide's non-empty lines as a section located by the slide number."""
-    return Section(text=normalize_text("\n".join(line for line in lines if line.strip())), location=Location(slide=number),
-                   heading=title)
+    return Section(text=normalize_text("\n".join(line for line in lines if line.strip())),
+                   location=Location(slide=number, ocr=read_by_ocr), heading=title)
 
 
 def _notes_line(notes: str) -> str:

@@ -1,0 +1,53 @@
+"""OCR (indexer/ocr.py): telling text from garbage, settings, and slides that are pictures, read by the real Tesseract."""
+
+from __future__ import annotations
+
+from pptx import Presentation
+from pptx.util import Inches
+
+from indexer import extract
+from indexer.ocr import OcrSettings, join_lines, looks_like_text
+
+from .test_pdf import SCANNED_LINES, _scan, needs_tesseract
+
+
+def test_garbage_is_told_from_text():
+    assert looks_like_text("Informal workers in Zambia can join the pension scheme through cooperatives.")
+    assert looks_like_text("근로자 사회 보장 제도 가입 방법 안내 자료 입니다 감사 합니다")
+    assert not looks_like_text("xkq zzvb qrtpl mnbv cxzl kjhg fdsq wrtp lkjh")
+    assert not looks_like_text("\ufffd\ufffd\ufffd \ufffd\ufffd ab \ufffd\ufffd\ufffd")
+
+
+def test_ocr_settings_come_from_the_environment():
+    settings = OcrSettings.from_environ({"KB_OCR": "0", "KB_OCR_LANGUAGES": "spa", "KB_OCR_PAGE_TIMEOUT": "5"})
+    assert settings == OcrSettings(enabled=False, languages="spa", page_timeout=5.0)
+    assert OcrSettings.from_environ({}) == OcrSettings()
+
+
+def test_lines_of_a_paragraph_are_joined_and_hyphenation_undone():
+    assert join_lines(["Informal workers need unemploy-", "ment insurance and", "pensions."]) == \
+        "Informal workers need unemployment insurance and pensions."
+    assert join_lines(["Asia-", "Pacific"]) == "Asia-Pacific"
+    assert join_lines(["support for self-", "employed workers"]) == "support for self-employed workers"
+    assert join_lines(["the own-", "account workers"], frozenset({"own-account"})) == "the own-account workers"
+    assert join_lines(["the own-", "account workers"]) == "the ownaccount workers"
+
+
+@needs_tesseract
+def test_a_slide_that_is_only_a_picture_is_read_by_ocr(tmp_path):
+    deck = Presentation()
+    text_slide = deck.slides.add_slide(deck.slide_layouts[1])
+    text_slide.shapes.title.text = "Pensions in Zambia"
+    text_slide.placeholders[1].text = "A slide with its own text"
+    picture_slide = deck.slides.add_slide(deck.slide_layouts[6])
+    image_path = tmp_path / "scan.png"
+    _scan(SCANNED_LINES).save(image_path)
+    picture_slide.shapes.add_picture(str(image_path), 0, 0, width=Inches(10), height=Inches(7.5))
+    deck.save(tmp_path / "pictures.pptx")
+    extracted = extract(tmp_path / "pictures.pptx", OcrSettings(languages="eng"))
+    first, second = extracted.sections
+    assert (first.location.slide, first.location.ocr) == (1, False)
+    assert (second.location.slide, second.location.ocr) == (2, True)
+    assert "pension scheme" in second.text and extracted.ocr_pages == (2,)
+    without = extract(tmp_path / "pictures.pptx", OcrSettings(enabled=False))
+    assert [section.location.slide for section in without.sections] == [1]
