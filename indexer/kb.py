@@ -16,7 +16,8 @@ from .catalog import clean_fields, read_catalog
 from .errors import DocumentNotFound, DuplicateDocument, IndexNotBuilt, KBError, ModelMismatch
 from .language import detect_language
 from .ocr import OcrSettings
-from .pipeline import SourceFile, add_file, file_sha256, find_files, index_files, index_records
+from .pipeline import add_file, index_files, index_records
+from .sources import SourceFile, file_sha256, find_files
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search
 from .store import Manifest, Store

@@ -1,4 +1,4 @@
-"""Indexing: find files, skip what has not changed, extract, chunk, embed and store.
+"""Indexing: skip what has not changed, extract, chunk, embed and store (``sources`` finds the files).
 
 Every file is handled on its own: one that cannot be read is recorded in the
 report with its reason and the run goes on; one whose content hash and
@@ -7,52 +7,31 @@ catalogue fields are unchanged is not read again.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import logging
 import os
+import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
 
-import pathspec
 from tqdm import tqdm
 
-from .catalog import read_catalog, guess_type
+from .catalog import guess_type
 from .chunk import ChunkSettings, chunk_sections
 from .embed import Embedder
 from .errors import DuplicateDocument, ExtractionError
-from .extract import SUPPORTED_EXTENSIONS, extract
+from .extract import extract
 from .language import assign_languages
 from .near_duplicates import signature, similar_documents
 from .notices import find_notices, strip_notices
 from .ocr import OcrSettings
 from .records import Document, ExtractedText, FileReport, IndexReport, Location, Passage, Section
+from .sources import SourceFile, file_sha256
 from .store import Store
 
-__all__ = ["SourceFile", "ReadFile", "AddOutcome", "find_files", "read_file", "save_file", "add_file", "index_files", "index_records", "keep_original", "IGNORE_NAME"]
+__all__ = ["ReadFile", "AddOutcome", "read_file", "save_file", "add_file", "index_files", "index_records", "keep_original"]
 
 log = logging.getLogger(__name__)
-IGNORE_NAME = ".kbignore"
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A file to index, with the name it is shown under and its catalogue fields.
-
-    ``key`` identifies the document across updates: the resolved path for files on disk
-    (the default), ``upload:NAME`` for uploads.
-    """
-
-    path: Path
-    name: str
-    catalog: dict[str, Any] = field(default_factory=dict)
-    key: str = ""
-
-    @property
-    def identity(self) -> str:
-        return self.key or str(self.path.resolve())
 
 
 @dataclass(frozen=True)
@@ -73,52 +52,6 @@ class AddOutcome:
     document: Document
     changed: bool
     extracted: ExtractedText | None = None
-
-
-def find_files(paths: list[Path]) -> list[SourceFile]:
-    """Expand files and folders into the files to index.
-
-    Folders are walked recursively for supported endings, leaving out hidden
-    entries and what a ``.kbignore`` (gitignore syntax) in the folder names.
-    Files named directly are taken whatever their ending.
-
-    Args:
-        paths: files and folders.
-
-    Returns:
-        The files, with their catalogue fields from the folder's ``catalog.yaml``.
-    """
-    found: list[SourceFile] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(_walk(path))
-        else:
-            catalog = read_catalog(path.parent) if path.parent.exists() else {}
-            found.append(SourceFile(path=path, name=path.name, catalog=catalog.get(path.name, {})))
-    return found
-
-
-def _walk(folder: Path) -> Iterator[SourceFile]:
-    catalog = read_catalog(folder)
-    ignore_file = folder / IGNORE_NAME
-    ignored = pathspec.GitIgnoreSpec.from_lines(ignore_file.read_text().splitlines() if ignore_file.exists() else [])
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-        for name in sorted(files):
-            path = Path(root, name)
-            relative = path.relative_to(folder).as_posix()
-            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_EXTENSIONS or ignored.match_file(relative):
-                continue
-            yield SourceFile(path=path, name=relative, catalog=catalog.get(relative, {}))
-
-
-def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunking: ChunkSettings, progress: bool = False,

@@ -30,7 +30,8 @@ if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (make test does) to run the browser tests",
                 allow_module_level=True)
 
-from PIL import Image, ImageChops  # noqa: E402
+from fpdf import FPDF  # noqa: E402
+from PIL import Image, ImageChops, ImageDraw, ImageFont  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -65,6 +66,16 @@ def data_dir(tmp_path_factory) -> Path:
                      "The government adds a co-contribution to each member's payment"]},
         {"title": "Universal health coverage", "bullets": ["Universal Coverage Scheme since 2002", "Financed by general taxation"]},
     ])
+    # The same deck as PPTX and PDF (shown once, "also as"), and a scanned page (read by OCR).
+    mongolia = [("Maternity protection for herders in Mongolia", ["Herder mothers receive maternity benefits from the social insurance fund",
+                                                                   "Local offices register nomadic families on their seasonal routes"])]
+    make_pptx(folder / "mongolia.pptx", [{"title": title, "bullets": bullets} for title, bullets in mongolia])
+    make_pdf(folder / "mongolia.pdf", ["\n".join([title, *bullets]) for title, bullets in mongolia], title="Mongolia deck")
+    scan = FPDF()
+    scan.add_page()
+    scan.image(_scanned_page(["Street vendors in Zambia", "pay into the pension fund", "through their market association."]),
+               x=0, y=0, w=210, h=297)
+    scan.output(str(folder / "zambia-scan.pdf"))
     (folder / "markup.md").write_text(
         "# Quoting web pages\n\nA survey of informal workers' websites found pages that quote code such as "
         f"`{PWNED}` and `{PWNED_IMG}` in their text.\n", encoding="utf-8")
@@ -75,8 +86,17 @@ def data_dir(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("data")
     done = subprocess.run([*KB, "index", str(folder), "--data-dir", str(data)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "3 indexed" in done.stdout, done.stdout
+    assert "6 indexed" in done.stdout, done.stdout
     return data
+
+
+def _scanned_page(lines: list[str]) -> Image.Image:
+    """A white page image with black text, as a scanner would give it."""
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    for number, line in enumerate(lines):
+        draw.text((150, 200 + 90 * number), line, fill=0, font=ImageFont.load_default(size=56))
+    return image
 
 
 class HostSite:
@@ -146,7 +166,7 @@ def service(data_dir, site) -> str:
     while True:
         try:
             with urllib.request.urlopen(base + "/api/health", timeout=30) as response:
-                assert json.loads(response.read())["documents"] == 3
+                assert json.loads(response.read())["documents"] == 6
             break
         except (urllib.error.URLError, ConnectionError):
             assert process.poll() is None, process.stderr.read().decode()
@@ -279,6 +299,17 @@ def test_widget_answers_a_question_with_source_links(site, service, open_page):
     page.locator("#kb input").blur()
     page.set_viewport_size({"width": 900, "height": 400})
     page.screenshot(path=str(ARTIFACTS / "widget.png"), full_page=True)
+
+
+def test_ocr_passages_and_near_duplicates_are_labelled(site, service, open_page):
+    page = open_page(site.page("/ocr.html", project_page(service, f'<div id="kb" data-kb-search data-kb-endpoint="{service}"></div>'))).page
+    search(page, "#kb", "How do street vendors in Zambia pay into the pension fund?")
+    scan = page.locator("#kb li", has_text="zambia scan").first
+    expect(scan.locator(".meta").first).to_have_text("document · page 1 · read by OCR")
+    search(page, "#kb", "maternity benefits for herder mothers in Mongolia")
+    decks = page.locator("#kb li", has_text="Herder mothers")
+    expect(decks).to_have_count(1)  # the PPTX and the PDF of one deck are one result
+    expect(decks.first.locator(".meta", has_text="Also as")).to_have_text(re.compile(r"^Also as: mongolia\.(pdf|pptx)$"))
 
 
 def test_keyboard_and_screen_reader(site, service, open_page):

@@ -11,19 +11,19 @@
       searching: "Searching…", results: ["1 passage for “%q”", "%n passages for “%q”"],
       none: "No passage matches “%q”. Try other words.", short: "Type a question first.",
       failed: "The search failed: %m", offline: "Could not reach the search service. Try again later.",
-      slow: "The search service is not answering. Try again later.", page: "page", slide: "slide",
+      slow: "The search service is not answering. Try again later.", page: "page", slide: "slide", ocr: "read by OCR", also: "Also as",
       more: "All results on the search site", newTab: "(opens in a new tab)", list: "Results" },
     fr: { label: "Rechercher dans les documents du séminaire", placeholder: "Posez une question…", button: "Rechercher",
       searching: "Recherche en cours…", results: ["1 passage pour « %q »", "%n passages pour « %q »"],
       none: "Aucun passage ne correspond à « %q ». Essayez d’autres mots.", short: "Saisissez d’abord une question.",
       failed: "La recherche a échoué : %m", offline: "Service de recherche injoignable. Réessayez plus tard.",
-      slow: "Le service de recherche ne répond pas. Réessayez plus tard.", page: "page", slide: "diapositive",
+      slow: "Le service de recherche ne répond pas. Réessayez plus tard.", page: "page", slide: "diapositive", ocr: "lu par OCR", also: "Aussi en",
       more: "Tous les résultats sur le site de recherche", newTab: "(s’ouvre dans un nouvel onglet)", list: "Résultats" },
     es: { label: "Buscar en los documentos del seminario", placeholder: "Haga una pregunta…", button: "Buscar",
       searching: "Buscando…", results: ["1 pasaje para «%q»", "%n pasajes para «%q»"],
       none: "Ningún pasaje coincide con «%q». Pruebe con otras palabras.", short: "Escriba primero una pregunta.",
       failed: "La búsqueda falló: %m", offline: "No se pudo contactar con el servicio de búsqueda. Inténtelo más tarde.",
-      slow: "El servicio de búsqueda no responde. Inténtelo más tarde.", page: "página", slide: "diapositiva",
+      slow: "El servicio de búsqueda no responde. Inténtelo más tarde.", page: "página", slide: "diapositiva", ocr: "leído por OCR", also: "También en",
       more: "Todos los resultados en el sitio de búsqueda", newTab: "(se abre en una pestaña nueva)", list: "Resultados" }
   };
   var DEBOUNCE_MS = 350, MIN_CHARS = 3, TIMEOUT_MS = 20000;
@@ -110,12 +110,10 @@
 
   function where(location, title, t) {
     if (!location) return "";
-    if (location.slide != null) return t.slide + " " + location.slide;
-    if (location.page != null) {
-      var label = location.page_label && String(location.page_label) !== String(location.page) ? " (" + location.page_label + ")" : "";
-      return t.page + " " + location.page + label;
-    }
-    return location.section !== title && location.section || "";
+    var label = location.page_label && String(location.page_label) !== String(location.page) ? " (" + location.page_label + ")" : "";
+    var at = location.slide != null ? t.slide + " " + location.slide
+      : location.page != null ? t.page + " " + location.page + label : location.section !== title && location.section || "";
+    return [at, location.ocr && t.ocr].filter(Boolean).join(" · ");
   }
 
   function mount(host) {
@@ -178,10 +176,10 @@
           ? el("a", { href: link.href, target: "_blank", rel: "noopener noreferrer" }, title, [el("span", { className: "sr" }, " " + t.newTab)])
           : el("span", null, title)]);
         if (meta) item.appendChild(el("div", { className: "meta" }, meta));
+        var twins = (hit.also_as || []).map(function (d) { return d.filename; }).join(", ");
+        if (twins) item.appendChild(el("div", { className: "meta" }, t.also + ": " + twins));
         if (hit.heading && (hit.text || "").indexOf(hit.heading) !== 0) item.appendChild(el("div", { className: "heading" }, hit.heading));
-        /* A PDF's line breaks are its layout: shown as spaces (one for one, so highlights stay put). */
-        var text = hit.location && hit.location.page != null ? (hit.text || "").replace(/([^\n])\n(?!\n)/g, "$1 ") : hit.text;
-        item.appendChild(passage(text, hit.highlights));
+        item.appendChild(passage(hit.text, hit.highlights));
         list.appendChild(item);
       });
       list.hidden = !hits.length;
