@@ -7,6 +7,7 @@ import pytest
 
 from indexer.near_duplicates import THRESHOLD, signature, similar_documents
 from indexer.serialize import result_to_dict
+from search_app import create_app
 
 from .conftest import make_docx, make_pdf, make_pptx
 
@@ -72,3 +73,16 @@ def test_removing_one_version_leaves_the_other_alone(fake_kb, tmp_path):
 @pytest.mark.parametrize("texts", [[], [""], ["one"]])
 def test_tiny_documents_still_get_a_signature(texts):
     assert signature(texts).shape == (128,)
+
+
+def test_the_search_page_shows_a_deck_once_with_its_other_format(fake_kb, fake_embedder, tmp_path):
+    folder = tmp_path / "decks"
+    folder.mkdir()
+    _deck_pair(folder)
+    fake_kb.index([folder])
+    app = create_app({"KB_DATA_DIR": str(fake_kb.data_dir), "KB_EMBEDDER": fake_embedder, "TESTING": True})
+    page = app.test_client().get("/", query_string={"q": "cooperatives collecting contributions mobile premiums"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.count("Also as:") >= 1
+    assert ("obstacles.pdf</a> (PDF)" in html) != ("obstacles.pptx</a> (PPTX)" in html)  # the other format, linked once
