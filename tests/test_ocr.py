@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from pptx import Presentation
 from pptx.util import Inches
 
 from indexer import extract
-from indexer.ocr import OcrSettings, join_lines, looks_like_text
+from indexer.ocr import OcrQueue, OcrSettings, join_lines, looks_like_text
 
 from .test_pdf import SCANNED_LINES, _scan, needs_tesseract
 
@@ -51,3 +53,25 @@ def test_a_slide_that_is_only_a_picture_is_read_by_ocr(tmp_path):
     assert "pension scheme" in second.text and extracted.ocr_pages == (2,)
     without = extract(tmp_path / "pictures.pptx", OcrSettings(enabled=False))
     assert [section.location.slide for section in without.sections] == [1]
+
+
+def test_pages_queue_for_single_threaded_tesseract_and_the_environment_is_restored(monkeypatch):
+    import pytesseract
+
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    seen = []
+
+    def image_to_data(image, **options):
+        seen.append((image, os.environ.get("OMP_THREAD_LIMIT")))
+        return {"text": [f"page{image}"], "conf": ["90"], "block_num": [1], "par_num": [1], "line_num": [1]}
+
+    monkeypatch.setattr(pytesseract, "image_to_data", image_to_data)
+    with OcrQueue(OcrSettings()) as queue:
+        futures = [queue.submit(number) for number in range(7)]
+    assert [future.result().paragraphs for future in futures] == [(f"page{number}",) for number in range(7)]
+    assert sorted(seen) == [(number, "1") for number in range(7)]
+    assert "OMP_THREAD_LIMIT" not in os.environ
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "2")  # a limit the user set is theirs
+    with OcrQueue(OcrSettings()) as queue:
+        queue.submit(9).result()
+    assert seen[-1] == (9, "2") and os.environ["OMP_THREAD_LIMIT"] == "2"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fpdf import FPDF
+from fpdf.enums import TextMode
 from PIL import Image, ImageDraw, ImageFont
 
 from indexer import extract
@@ -41,8 +42,10 @@ def _add_scanned_page(pdf: FPDF, lines: list[str], text_layer: str = "") -> None
     pdf.add_page()
     pdf.image(_scan(lines), x=0, y=0, w=210, h=297)
     if text_layer:  # a bad OCR layer: invisible text over the image
+        pdf.text_mode = TextMode.INVISIBLE
         pdf.set_xy(10, 280)
         pdf.cell(0, 5, text_layer)
+        pdf.text_mode = TextMode.FILL
 
 
 def test_lines_of_a_paragraph_are_joined_and_paragraph_breaks_kept(tmp_path):

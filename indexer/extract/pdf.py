@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pypdfium2.raw as pdfium_c
 
 from ..errors import CorruptDocument, EncryptedDocument
 from ..normalize import normalize_text
-from ..ocr import OcrSettings, looks_like_text, ocr_image, tesseract_available
+from ..ocr import OcrQueue, OcrSettings, looks_like_text, tesseract_available
 from ..records import ExtractedText, Location, Section
 from .pdf_layout import Line, drop_running_lines, hyphenated_words, largest_text, page_lines, paragraphs
 
@@ -34,11 +35,12 @@ _IMAGE_COVER = 0.3
 
 @dataclass(frozen=True)
 class _Page:
-    """One page as read: its lines from the text layer, or paragraphs from OCR."""
+    """One page as read: its lines from the text layer, or paragraphs from OCR (``pending`` while Tesseract reads it)."""
 
     lines: tuple[Line, ...] = ()
     ocr_paragraphs: tuple[str, ...] = ()
     ocr: bool = False
+    pending: Future | None = None
 
 
 def extract_pdf(path: Path, ocr: OcrSettings | None = None) -> ExtractedText:
@@ -58,7 +60,9 @@ def extract_pdf(path: Path, ocr: OcrSettings | None = None) -> ExtractedText:
     ocr = OcrSettings.from_environ() if ocr is None else ocr
     document = _open(path)
     try:
-        pages = [_read_page(document, index, ocr) for index in range(len(document))]
+        # PDFium renders the pages one by one (it is not thread-safe); Tesseract reads them meanwhile, one per core.
+        with OcrQueue(ocr) as queue:
+            pages = [_settled(page) for page in [_read_page(document, index, ocr, queue) for index in range(len(document))]]
         labels = _page_labels(document)
         title = normalize_text(str(document.get_metadata_dict().get("Title") or ""))
     finally:
@@ -88,8 +92,8 @@ def _open(path: Path) -> pypdfium2.PdfDocument:
         raise CorruptDocument(path, f"unreadable PDF ({error}); re-export or repair it") from error
 
 
-def _read_page(document: pypdfium2.PdfDocument, index: int, ocr: OcrSettings) -> _Page:
-    """One page's lines, or its OCR paragraphs when the text layer is missing or garbage."""
+def _read_page(document: pypdfium2.PdfDocument, index: int, ocr: OcrSettings, queue: OcrQueue) -> _Page:
+    """One page's lines, and its image queued for OCR when the text layer is missing or garbage."""
     page = document[index]
     try:
         lines = tuple(page_lines(page.get_textpage()))
@@ -99,15 +103,24 @@ def _read_page(document: pypdfium2.PdfDocument, index: int, ocr: OcrSettings) ->
         if not tesseract_available():
             log.warning("page %d has no readable text and Tesseract is not installed; install tesseract-ocr", index + 1)
             return _Page(lines=lines if looks_like_text(text) else ())
-        read = ocr_image(page.render(scale=ocr.dpi / 72).to_pil(), ocr)
+        image = page.render(scale=ocr.dpi / 72, grayscale=True).to_pil()
     except pypdfium2.PdfiumError as error:  # one broken page is left empty, not the whole file
         log.info("page %d unreadable: %s", index + 1, error)
         return _Page()
     finally:
         page.close()
+    return _Page(lines=lines, pending=queue.submit(image))
+
+
+def _settled(page: _Page) -> _Page:
+    """The page with its OCR answer in, when that reads better than its text layer."""
+    if page.pending is None:
+        return page
+    read = page.pending.result()
+    text = " ".join(line.text for line in page.lines)
     if read is not None and read.paragraphs and looks_like_text(read.text) and len(read.text) > len(text) / 2:
         return _Page(ocr_paragraphs=read.paragraphs, ocr=True)
-    return _Page(lines=lines if looks_like_text(text) else ())
+    return _Page(lines=page.lines if looks_like_text(text) else ())
 
 
 def _needs_ocr(page: pypdfium2.PdfPage, text: str) -> bool:
