@@ -60,12 +60,14 @@ def main():
 def index_command(kb: KnowledgeBase, paths, rebuild, prune, report_path, ocr):
     """Synchronise files and folders (default: corpus/): new and changed files are indexed, unchanged skipped."""
     show_progress = sys.stderr.isatty() and not os.environ.get("CI")
+    if report_path and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
+        raise click.BadParameter(f"the folder of {report_path} does not exist; create it or choose another file",
+                                 param_hint="--report")
     if ocr is not None:
         kb.ocr = dataclasses.replace(kb.ocr, enabled=ocr)
     report = kb.index(list(paths) or ["corpus"], progress=show_progress, rebuild=rebuild, prune=prune)
     if report_path:
-        with open(report_path, "w", encoding="utf-8") as handle:
-            json.dump(report.to_dict(), handle, ensure_ascii=False, indent=2)
+        _write_report(report_path, report.to_dict())
     for path in report.removed:
         click.echo(f"removed {path}", err=True)
     for path, reason in report.skipped.items():
@@ -79,6 +81,16 @@ def index_command(kb: KnowledgeBase, paths, rebuild, prune, report_path, ocr):
     click.echo(report.summary())
     if report_path:
         click.echo(f"report written to {report_path}")
+
+
+def _write_report(path: str, report: dict) -> None:
+    """Write the ingestion report; a file that cannot be written is a one-line error (the index itself is saved)."""
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, ensure_ascii=False, indent=2)
+    except OSError as error:
+        raise click.ClickException(f"the index is up to date, but the report could not be written to {path}: "
+                                   f"{error.strerror or error}") from error
 
 
 def _parse_filters(pairs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

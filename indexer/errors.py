@@ -21,6 +21,7 @@ __all__ = [
     "DuplicateDocument",
     "InvalidField",
     "DatasetError",
+    "InvalidSetting",
 ]
 
 
@@ -126,3 +127,9 @@ class InvalidField(KBError):
     """A catalogue field has an unknown name or a value of the wrong kind."""
 
     code = "invalid_field"
+
+
+class InvalidSetting(KBError):
+    """A setting (a ``KB_*`` environment variable) has a value the indexer cannot use."""
+
+    code = "invalid_setting"

@@ -21,10 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from .errors import InvalidSetting
+
 __all__ = ["OcrSettings", "OcrPage", "OcrQueue", "ocr_image", "tesseract_available", "looks_like_text", "join_lines"]
 
 log = logging.getLogger(__name__)
 
+_YES = ("1", "true", "yes", "on")
+_NO = ("0", "false", "no", "off")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _LATIN = re.compile(r"^[a-zà-öø-ÿ]+$", re.IGNORECASE)
 _VOWELS = frozenset("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
@@ -55,15 +59,25 @@ class OcrSettings:
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> OcrSettings:
-        """The defaults, overridden by ``KB_OCR`` (0/1), ``KB_OCR_LANGUAGES`` and ``KB_OCR_PAGE_TIMEOUT``."""
+        """The defaults, overridden by ``KB_OCR`` (0/1), ``KB_OCR_LANGUAGES`` and ``KB_OCR_PAGE_TIMEOUT``.
+
+        Raises:
+            InvalidSetting: ``KB_OCR`` is not a yes/no value, or ``KB_OCR_PAGE_TIMEOUT`` no positive number.
+        """
         environ = os.environ if environ is None else environ
         default = cls()
-        enabled = environ.get("KB_OCR", "").strip().lower()
-        return cls(
-            enabled=default.enabled if not enabled else enabled not in ("0", "false", "no", "off"),
-            languages=environ.get("KB_OCR_LANGUAGES") or default.languages,
-            page_timeout=float(environ.get("KB_OCR_PAGE_TIMEOUT") or default.page_timeout),
-        )
+        switch = environ.get("KB_OCR", "").strip().lower()
+        if switch and switch not in _YES + _NO:
+            raise InvalidSetting(f"KB_OCR must be 1 or 0 (on or off), not {switch!r}")
+        timeout = environ.get("KB_OCR_PAGE_TIMEOUT", "").strip()
+        try:
+            page_timeout = float(timeout) if timeout else default.page_timeout
+        except ValueError:
+            page_timeout = 0.0
+        if page_timeout <= 0:
+            raise InvalidSetting(f"KB_OCR_PAGE_TIMEOUT must be a number of seconds above 0 (e.g. 120), not {timeout!r}")
+        return cls(enabled=default.enabled if not switch else switch in _YES,
+                   languages=environ.get("KB_OCR_LANGUAGES") or default.languages, page_timeout=page_timeout)
 
 
 @dataclass(frozen=True)

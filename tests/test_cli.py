@@ -61,6 +61,13 @@ def test_index_report_lists_every_file_with_its_pages_and_reasons(run, small_cor
     assert outcomes["pensions.pdf"] == "unchanged" and outcomes["broken.pdf"] == "skipped"
 
 
+def test_a_report_in_a_missing_folder_is_a_one_line_error_before_indexing(run, small_corpus, tmp_path):
+    result = run("index", str(small_corpus), "--report", str(tmp_path / "missing" / "report.json"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--report" in result.output and "does not exist" in result.output
+    assert "indexed" not in result.output  # refused before anything was read
+
+
 def test_search_json_has_the_api_shape(run, small_corpus):
     run("index", str(small_corpus))
     result = run("search", "Universal Coverage Scheme", "-k", "2", "--json")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
+from click.testing import CliRunner
 from pptx import Presentation
 from pptx.util import Inches
 
 from indexer import extract
+from indexer.cli import main
+from indexer.errors import InvalidSetting
 from indexer.ocr import OcrQueue, OcrSettings, join_lines, looks_like_text
 
 from .test_pdf import SCANNED_LINES, _scan, needs_tesseract
@@ -75,3 +79,16 @@ def test_pages_queue_for_single_threaded_tesseract_and_the_environment_is_restor
     with OcrQueue(OcrSettings()) as queue:
         queue.submit(9).result()
     assert seen[-1] == (9, "2") and os.environ["OMP_THREAD_LIMIT"] == "2"
+
+
+@pytest.mark.parametrize("name, value", [("KB_OCR", "maybe"), ("KB_OCR_PAGE_TIMEOUT", "abc"), ("KB_OCR_PAGE_TIMEOUT", "0"),
+                                         ("KB_OCR_PAGE_TIMEOUT", "-5")])
+def test_a_bad_ocr_setting_is_a_clear_error_naming_it(name, value):
+    with pytest.raises(InvalidSetting, match=name):
+        OcrSettings.from_environ({name: value})
+
+
+def test_a_bad_ocr_setting_stops_the_cli_with_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("KB_OCR_PAGE_TIMEOUT", "two minutes")
+    result = CliRunner().invoke(main, ["stats", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "KB_OCR_PAGE_TIMEOUT" in result.output and result.exception.__class__ is SystemExit
