@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .errors import InvalidSetting
+from .normalize import join_lines
 
-__all__ = ["OcrSettings", "OcrPage", "OcrQueue", "ocr_image", "tesseract_available", "looks_like_text", "join_lines"]
+__all__ = ["OcrSettings", "OcrPage", "OcrQueue", "ocr_image", "tesseract_available", "looks_like_text"]
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,6 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _LATIN = re.compile(r"^[a-zà-öø-ÿ]+$", re.IGNORECASE)
 _VOWELS = frozenset("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
 _BAD_CHARS = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0e-\x1f]")
-_ENDS_WITH_HYPHEN = re.compile(r"(?<=[^\W\d_])-$")
-_SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
-_LAST_WORD = re.compile(r"[^\W\d_]+$")
-_FIRST_WORD = re.compile(r"[^\W\d_]+")
-#: Prefixes written with a hyphen ("self-employed", "non-contributory"), whatever the line break.
-_HYPHEN_PREFIXES = frozenset({"self", "non"})
 
 
 @dataclass(frozen=True)
@@ -198,40 +193,6 @@ def _paragraphs(data: dict[str, list]) -> OcrPage:
         paragraphs.setdefault((block, paragraph), []).append(" ".join(words))
     texts = tuple(text for text in (join_lines(group) for group in paragraphs.values()) if text)
     return OcrPage(paragraphs=texts, confidence=sum(confidences) / len(confidences) if confidences else 0.0)
-
-
-def join_lines(lines: list[str], compounds: frozenset[str] = frozenset()) -> str:
-    """Join the lines of one paragraph with spaces, undoing hyphenation at line ends.
-
-    A hyphen at a line end is a break ("unemploy-" + "ment" → "unemployment") unless
-    the two halves form a compound the document writes with a hyphen elsewhere, or
-    start with "self-" or "non-" ("self-" + "employed" stays "self-employed").
-
-    Args:
-        lines: the paragraph's lines, top to bottom.
-        compounds: hyphenated words (lower case) seen inside lines of the same document.
-
-    Returns:
-        One line of text.
-    """
-    text = ""
-    for line in (line.strip() for line in lines):
-        if not line:
-            continue
-        if text.endswith(_SOFT_HYPHENS) or _ENDS_WITH_HYPHEN.search(text):
-            text = text[:-1] + ("-" if _keeps_hyphen(text[:-1], line, compounds) else "") + line
-        else:
-            text = f"{text} {line}" if text else line
-    return text.replace("\x02", "-").replace("\ufffe", "-")
-
-
-def _keeps_hyphen(before: str, after: str, compounds: frozenset[str]) -> bool:
-    """Whether a line-end hyphen between ``before`` and ``after`` belongs to the word ("Asia-Pacific", "self-employed")."""
-    left = _LAST_WORD.search(before)
-    right = _FIRST_WORD.match(after)
-    if not left or not right or not after[:1].islower():
-        return bool(left and right)  # "Asia-" + "Pacific": a capital after a hyphen is a compound
-    return f"{left.group().lower()}-{right.group().lower()}" in compounds or left.group().lower() in _HYPHEN_PREFIXES
 
 
 def looks_like_text(text: str, min_words: int = 8) -> bool:

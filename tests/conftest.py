@@ -10,16 +10,30 @@ import docx
 import numpy as np
 import pytest
 from fpdf import FPDF
+from PIL import Image, ImageDraw, ImageFont
 from pptx import Presentation
 from pptx.util import Inches
 
 from indexer import KnowledgeBase
+from indexer.ocr import tesseract_available
 from indexer.records import Document, Location, Passage
 from indexer.store import Manifest, Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DOCUMENTS = SHARED / "documents"
 needs_shared = pytest.mark.skipif(not SHARED_DOCUMENTS.is_dir(), reason="../shared/documents is not beside the project")
+needs_tesseract = pytest.mark.skipif(not tesseract_available(), reason="tesseract is not installed (make install installs it)")
+SCANNED_LINES = ["Informal workers in Zambia", "can join the pension scheme", "through their cooperatives."]
+
+
+def make_scan(lines: list[str]) -> Image.Image:
+    """A white A4 page image (200 dpi) with black text, as a scanner would give it."""
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=56)
+    for number, line in enumerate(lines):
+        draw.text((150, 200 + 90 * number), line, fill=0, font=font)
+    return image
 
 
 class FakeEmbedder:

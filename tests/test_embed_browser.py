@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import make_pdf, make_pptx
+from .conftest import make_pdf, make_pptx, make_scan
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.is_file():
@@ -31,7 +31,7 @@ if not CHROMIUM.is_file():
                 allow_module_level=True)
 
 from fpdf import FPDF  # noqa: E402
-from PIL import Image, ImageChops, ImageDraw, ImageFont  # noqa: E402
+from PIL import Image, ImageChops  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def data_dir(tmp_path_factory) -> Path:
     make_pdf(folder / "mongolia.pdf", ["\n".join([title, *bullets]) for title, bullets in mongolia], title="Mongolia deck")
     scan = FPDF()
     scan.add_page()
-    scan.image(_scanned_page(["Street vendors in Zambia", "pay into the pension fund", "through their market association."]),
+    scan.image(make_scan(["Street vendors in Zambia", "pay into the pension fund", "through their market association."]),
                x=0, y=0, w=210, h=297)
     scan.output(str(folder / "zambia-scan.pdf"))
     (folder / "markup.md").write_text(
@@ -88,15 +88,6 @@ def data_dir(tmp_path_factory) -> Path:
     assert done.returncode == 0, done.stderr
     assert "6 indexed" in done.stdout, done.stdout
     return data
-
-
-def _scanned_page(lines: list[str]) -> Image.Image:
-    """A white page image with black text, as a scanner would give it."""
-    image = Image.new("L", (1700, 2200), 255)
-    draw = ImageDraw.Draw(image)
-    for number, line in enumerate(lines):
-        draw.text((150, 200 + 90 * number), line, fill=0, font=ImageFont.load_default(size=56))
-    return image
 
 
 class HostSite:

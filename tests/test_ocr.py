@@ -12,9 +12,9 @@ from pptx.util import Inches
 from indexer import extract
 from indexer.cli import main
 from indexer.errors import InvalidSetting
-from indexer.ocr import OcrQueue, OcrSettings, join_lines, looks_like_text
+from indexer.ocr import OcrQueue, OcrSettings, looks_like_text
 
-from .test_pdf import SCANNED_LINES, _scan, needs_tesseract
+from .conftest import SCANNED_LINES, make_scan, needs_tesseract
 
 
 def test_garbage_is_told_from_text():
@@ -30,15 +30,6 @@ def test_ocr_settings_come_from_the_environment():
     assert OcrSettings.from_environ({}) == OcrSettings()
 
 
-def test_lines_of_a_paragraph_are_joined_and_hyphenation_undone():
-    assert join_lines(["Informal workers need unemploy-", "ment insurance and", "pensions."]) == \
-        "Informal workers need unemployment insurance and pensions."
-    assert join_lines(["Asia-", "Pacific"]) == "Asia-Pacific"
-    assert join_lines(["support for self-", "employed workers"]) == "support for self-employed workers"
-    assert join_lines(["the own-", "account workers"], frozenset({"own-account"})) == "the own-account workers"
-    assert join_lines(["the own-", "account workers"]) == "the ownaccount workers"
-
-
 @needs_tesseract
 def test_a_slide_that_is_only_a_picture_is_read_by_ocr(tmp_path):
     deck = Presentation()
@@ -47,7 +38,7 @@ def test_a_slide_that_is_only_a_picture_is_read_by_ocr(tmp_path):
     text_slide.placeholders[1].text = "A slide with its own text"
     picture_slide = deck.slides.add_slide(deck.slide_layouts[6])
     image_path = tmp_path / "scan.png"
-    _scan(SCANNED_LINES).save(image_path)
+    make_scan(SCANNED_LINES).save(image_path)
     picture_slide.shapes.add_picture(str(image_path), 0, 0, width=Inches(10), height=Inches(7.5))
     deck.save(tmp_path / "pictures.pptx")
     extracted = extract(tmp_path / "pictures.pptx", OcrSettings(languages="eng"))

@@ -7,18 +7,16 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 from fpdf.enums import TextMode
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from indexer import extract
 from indexer.errors import NoTextFound
 from indexer.extract.pdf_layout import Line, drop_running_lines
 from indexer.extract.titles import choose_title, meaningful_title
-from indexer.ocr import OcrSettings, tesseract_available
+from indexer.ocr import OcrSettings
 
-from .conftest import SHARED_DOCUMENTS, needs_shared
+from .conftest import SCANNED_LINES, SHARED_DOCUMENTS, make_scan, needs_shared, needs_tesseract
 
-needs_tesseract = pytest.mark.skipif(not tesseract_available(), reason="tesseract is not installed (make install installs it)")
-SCANNED_LINES = ["Informal workers in Zambia", "can join the pension scheme", "through their cooperatives."]
 
 
 def _pdf() -> FPDF:
@@ -28,19 +26,9 @@ def _pdf() -> FPDF:
     return pdf
 
 
-def _scan(lines: list[str]) -> Image.Image:
-    """A white page image with black text, as a scanner would give it."""
-    image = Image.new("L", (1700, 2200), 255)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=56)
-    for number, line in enumerate(lines):
-        draw.text((150, 200 + 90 * number), line, fill=0, font=font)
-    return image
-
-
 def _add_scanned_page(pdf: FPDF, lines: list[str], text_layer: str = "") -> None:
     pdf.add_page()
-    pdf.image(_scan(lines), x=0, y=0, w=210, h=297)
+    pdf.image(make_scan(lines), x=0, y=0, w=210, h=297)
     if text_layer:  # a bad OCR layer: invisible text over the image
         pdf.text_mode = TextMode.INVISIBLE
         pdf.set_xy(10, 280)

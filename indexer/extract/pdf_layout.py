@@ -15,8 +15,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from ..normalize import normalize_text
-from ..ocr import join_lines
+from ..normalize import join_lines, normalize_text
 
 __all__ = ["Line", "page_lines", "paragraphs", "drop_running_lines", "largest_text", "hyphenated_words"]
 
