@@ -1,14 +1,21 @@
-"""Query latency: warm end-to-end searches timed one by one, reported as percentiles."""
+"""Query latency: warm end-to-end searches timed one by one, reported as percentiles; the machine they ran on."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LatencyReport", "measure_latency"]
+__all__ = ["LatencyReport", "Machine", "machine", "measure_latency"]
+
+# Libraries whose versions a benchmark report names.
+_LIBRARIES = ("onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s")
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,8 @@ def measure_latency(kb, questions: list[str], k: int = 10, mode: str = "dense", 
     """Time ``kb.search`` (encode, search, fetch passages and documents) for each question.
 
     Args:
-        kb: the ``KnowledgeBase`` to query; its model and index are loaded before timing.
+        kb: the ``KnowledgeBase`` to query (or anything with ``warm()`` and ``search(question, k=, mode=)``,
+            such as ``handwritten.HandwrittenStack``); its model and index are loaded before timing.
         questions: the questions, each searched once after the warm-up.
         k: results per question.
         mode: the retrieval mode.
@@ -52,3 +60,47 @@ def measure_latency(kb, questions: list[str], k: int = 10, mode: str = "dense", 
     return LatencyReport(queries=len(timings), mode=mode, p50_ms=round(float(np.percentile(values, 50)), 2),
                          p95_ms=round(float(np.percentile(values, 95)), 2), mean_ms=round(statistics.fmean(timings), 2),
                          max_ms=round(float(values.max()), 2))
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where and when the figures were made."""
+
+    cpu: str
+    cores: int
+    load_average: tuple[float, float, float]
+    date: str
+    libraries: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One header line: CPU, cores, load average at start, date."""
+        load = " ".join(f"{value:.2f}" for value in self.load_average)
+        return f"machine: {self.cpu}, {self.cores} cores available, load average {load} at start, {self.date}"
+
+    def to_dict(self) -> dict:
+        """The description as JSON-ready values."""
+        return {"cpu": self.cpu, "cores": self.cores, "load_average": list(self.load_average), "date": self.date,
+                "libraries": self.libraries}
+
+
+def machine() -> Machine:
+    """Describe this machine now, before a benchmark runs.
+
+    Returns:
+        The CPU model (``/proc/cpuinfo``), the cores this process may use, the load average, the date
+        and the versions of the libraries that do the work.
+    """
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
+    versions = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    load = tuple(round(value, 2) for value in os.getloadavg())
+    return Machine(cpu=cpu, cores=len(os.sched_getaffinity(0)), load_average=load,
+                   date=datetime.now().astimezone().isoformat(timespec="seconds"), libraries=versions)

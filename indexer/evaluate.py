@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .chunk import ChunkSettings
-from .errors import DatasetError, IndexNotBuilt
+from .errors import DatasetError, IndexNotBuilt, IndexOutdated
 from .records import Hit, Location
 
 __all__ = ["METRICS", "EvalSet", "EvalReport", "OpenDataset", "open_dataset", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run", "question_scores", "mean_scores"]
@@ -279,7 +279,7 @@ def _beir_index(kb, folder: Path, progress: bool):
                             chunking=ChunkSettings(max_words=100_000, overlap_words=0))
     try:
         complete = beir_kb.stats().documents == len(records)
-    except IndexNotBuilt:
+    except (IndexNotBuilt, IndexOutdated):  # an index of an older format is rebuilt like a missing one
         complete = False
     if not complete:
         beir_kb.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .chunk import ChunkSettings
-from .embed import DEFAULT_MODEL, Embedder, load_embedder
+from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
 from .errors import DocumentNotFound, DuplicateDocument, IndexNotBuilt, KBError, ModelMismatch
 from .language import detect_language
@@ -40,6 +40,12 @@ class Stats:
                 "dimension": self.dimension, "version": self.version}
 
 
+def _model_options(name: str) -> str:
+    """The CLI options that choose the model named ``name`` (``x@int8``: ``--model 'x' --precision int8``)."""
+    model, precision = split_model_name(name)
+    return f"--model {model!r}" + (f" --precision {precision}" if precision != "fp32" else "")
+
+
 class KnowledgeBase:
     """An index directory and the model that reads and writes it.
 
@@ -49,6 +55,8 @@ class KnowledgeBase:
     Args:
         data_dir: the index directory (created by the first ``index`` call).
         model: sentence-transformers model name or path; must match the index's.
+        precision: ``fp32`` or ``int8`` (a quantised copy of the model); must match the index's.
+            Default: ``KB_PRECISION``, else fp32. A model name ending in ``@int8`` says it too.
         embedder: an already loaded embedder (tests pass a fake one); default: load ``model``.
         chunking: passage length and overlap for indexing.
         max_query_chars: the longest question ``search`` accepts.
@@ -62,10 +70,13 @@ class KnowledgeBase:
 
     def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
                  chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500, per_document: int = 3,
-                 fusion: Fusion = Fusion(), ocr: OcrSettings | None = None):
+                 fusion: Fusion = Fusion(), ocr: OcrSettings | None = None, precision: str | None = None):
         self.data_dir = Path(data_dir)
         self.per_document = per_document
         self.fusion = fusion
+        if embedder is None:
+            # The name the manifest keeps: the model, with "@int8" when quantised.
+            model = model_name(*split_model_name(model, precision_from_environ() if precision is None else precision))
         self.model = embedder.name if embedder is not None else model
         self.chunking = chunking
         self.max_query_chars = max_query_chars
@@ -97,12 +108,20 @@ class KnowledgeBase:
             return self._store
 
     def _check_model(self, manifest: Manifest) -> None:
-        if manifest.model != self.model:
+        if manifest.model == self.model:
+            return
+        (theirs, their_precision), (ours, our_precision) = split_model_name(manifest.model), split_model_name(self.model)
+        if theirs == ours:
             raise ModelMismatch(
-                f"the index in {self.data_dir} was built with model {manifest.model!r} ({manifest.dimension} dimensions), "
-                f"not {self.model!r}; search with --model {manifest.model!r}, or rebuild with "
-                f"`kb index --rebuild --model {self.model!r}` (or use another --data-dir)"
+                f"the index in {self.data_dir} was built with {theirs!r} at {their_precision} precision, not "
+                f"{our_precision}; use the index's precision (--precision {their_precision} / KB_PRECISION={their_precision}), "
+                f"or rebuild it with `kb index --rebuild --precision {our_precision}` (or use another --data-dir)"
             )
+        raise ModelMismatch(
+            f"the index in {self.data_dir} was built with model {manifest.model!r} ({manifest.dimension} dimensions), "
+            f"not {self.model!r}; search with {_model_options(manifest.model)}, or rebuild with "
+            f"`kb index --rebuild {_model_options(self.model)}` (or use another --data-dir)"
+        )
 
     def index(self, paths: list[str | Path], progress: bool = False, rebuild: bool = False, prune: bool = False) -> IndexReport:
         """Synchronise files and folders: new and changed files are (re)read, unchanged ones skipped.

@@ -1,4 +1,4 @@
-"""Keyword search: BM25 over the FTS5 table that mirrors the passages, stemmed per language.
+"""Keyword search: BM25 over the passages' stems, stemmed per language.
 
 The FTS5 table holds each passage as the Snowball stems of its words in the
 passage's own language, so Spanish "formalización" and "formalizar" both become
@@ -7,7 +7,8 @@ English stem, so names and cognates meet an English question as they did when
 everything was stemmed as English. The insert trigger calls the SQL function
 ``kb_stems`` (``index_stems``, registered on every connection by the store).
 A question is stemmed in English and in its own language when that is clear,
-else in every language the index holds; the variants are OR-ed.
+else in every language the index holds; the variants are OR-ed. The FTS5 table
+is the record of the stems; ``keyword_index`` scores them in memory.
 
 The user's words never reach FTS5's query language as syntax: the question is
 cut into words, stop words are dropped, and each stem is quoted and OR-ed, so
@@ -23,14 +24,18 @@ import sqlite3
 import threading
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
+import numpy as np
 import Stemmer
 
 from .language import LANGUAGE_NAMES, detect_language
 
+if TYPE_CHECKING:
+    from .keyword_index import KeywordIndex
+
 __all__ = ["STEMS_FUNCTION", "STOPWORDS", "WORD", "fold_accents", "fts_query", "index_languages", "index_stems",
-           "keyword_search", "question_languages", "question_words", "stem_words", "word_stems"]
+           "keyword_search", "query_stems", "question_languages", "question_words", "stem_words", "word_stems"]
 
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -58,8 +63,6 @@ _ENGLISH = "en"
 # words as that tokenizer saw them (see stem_words): English-only indexes rank as before. On the corpus's dev
 # questions Snowball's "english" (Porter2) scored lower (nDCG@10 0.683 against 0.687).
 _ALGORITHMS = {**{code: name for code, name in LANGUAGE_NAMES.items() if name in Stemmer.algorithms()}, _ENGLISH: "porter"}
-# Column weights for bm25(): the passage text, then its context (document title and heading).
-_WEIGHTS = "1.0, 0.5"
 # PyStemmer objects are not safe to share between threads: each thread keeps its own.
 _local = threading.local()
 # (database file, index version) -> the languages its passages are in; see index_languages.
@@ -81,7 +84,7 @@ _FOLD = _fold_table()
 
 def fold_accents(text: str) -> str:
     """The text with accented Latin letters replaced by their base letter (same length)."""
-    return text.translate(_FOLD)
+    return text if text.isascii() else text.translate(_FOLD)  # isascii is a flag check; translate walks every character
 
 
 def _stemmer(language: str) -> Stemmer.Stemmer | None:
@@ -171,6 +174,21 @@ def question_languages(question: str, held: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((_ENGLISH, language) if language in held else (_ENGLISH, *held)))
 
 
+def query_stems(question: str, languages: Iterable[str] = (_ENGLISH,)) -> list[str]:
+    """The distinct stems of the question's content words, in every language asked for.
+
+    Args:
+        question: the user's question, any characters.
+        languages: the languages to stem each word in; every variant is kept.
+
+    Returns:
+        For example ``["informal", "worker", "thailand"]``.
+    """
+    words = question_words(question)
+    variants = [stem_words(words, language) for language in dict.fromkeys(languages)] or [words]
+    return list(dict.fromkeys(stem for stems_of_word in zip(*variants) for stem in stems_of_word if stem))
+
+
 def fts_query(question: str, languages: Iterable[str] = (_ENGLISH,)) -> str | None:
     """An FTS5 MATCH expression that ORs the quoted stems of the question's content words (None when it has none).
 
@@ -181,11 +199,8 @@ def fts_query(question: str, languages: Iterable[str] = (_ENGLISH,)) -> str | No
     Returns:
         For example ``"informal" OR "worker" OR "thailand"``.
     """
-    words = question_words(question)
-    variants = [stem_words(words, language) for language in dict.fromkeys(languages)] or [words]
-    stems = dict.fromkeys(stem for stems_of_word in zip(*variants) for stem in stems_of_word if stem)
     # A stem is made of \w characters only, so the quotes cannot be closed from inside.
-    return " OR ".join(f'"{stem}"' for stem in stems) or None
+    return " OR ".join(f'"{stem}"' for stem in query_stems(question, languages)) or None
 
 
 def index_languages(db: sqlite3.Connection) -> tuple[str, ...]:
@@ -212,30 +227,19 @@ def index_languages(db: sqlite3.Connection) -> tuple[str, ...]:
     return languages
 
 
-def keyword_search(db: sqlite3.Connection, question: str, k: int, allowed_sql: str = "", allowed_args: tuple = (),
-                   languages: Sequence[str] | None = None) -> dict[int, float]:
+def keyword_search(index: KeywordIndex, question: str, k: int, languages: Sequence[str],
+                   allowed: np.ndarray | None = None) -> dict[int, float]:
     """The ``k`` passages with the best BM25 score for the question, best first.
 
     Args:
-        db: a connection to the index database (made by ``Store.connection``).
+        index: the index's keyword postings (``Store.keyword_index``).
         question: the user's question.
         k: how many passages.
-        allowed_sql: an optional ``SELECT id …`` that limits the passages (filters).
-        allowed_args: its parameters.
-        languages: the languages to stem the question in (default: ``question_languages`` over the index's).
+        languages: the languages to stem the question in (``question_languages``).
+        allowed: if given, a row mask of the passages that may be returned (``KeywordIndex.rows_of``).
 
     Returns:
-        ``{passage_id: score}`` with higher scores better.
+        ``{passage_id: score}`` with higher scores better (FTS5's ``bm25()`` with the sign turned).
     """
-    if languages is None:
-        languages = question_languages(question, index_languages(db))
-    match = fts_query(question, languages)
-    if match is None:
-        return {}
-    where = f"AND rowid IN ({allowed_sql})" if allowed_sql else ""
-    rows = db.execute(
-        f"SELECT rowid, -bm25(passages_fts, {_WEIGHTS}) FROM passages_fts WHERE passages_fts MATCH ? {where} "
-        f"ORDER BY bm25(passages_fts, {_WEIGHTS}) LIMIT ?",
-        (match, *allowed_args, k),
-    )
-    return {int(rowid): float(score) for rowid, score in rows}
+    stems = query_stems(question, languages)
+    return index.search(stems, k, allowed).as_dict() if stems else {}

@@ -4,17 +4,37 @@ py3langid's bundled model (97 languages, numpy only, nothing downloaded) gives a
 probability per language. Its answers are reliable once the text is a sentence
 long; on a few words it is often wrong but then also unsure, so an answer below
 the confidence threshold counts as no answer ("").
+
+The model ships LZMA-compressed (4.5 MB, 68 MB unpacked) and unpacking it took
+0.7 s of every process that detects a language, a search worker's included. The
+first process to load it keeps the unpacked arrays as ``.npy`` files in the
+cache directory (``KB_CACHE_DIR``, default ``~/.cache/kb-search``); later ones
+map them into memory in milliseconds, and the workers of one server share the
+pages. The classifier is py3langid's own, on the same arrays: the answers are
+identical.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+import lzma
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+import numpy as np
+import py3langid
+from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
+from .onnx_runtime import _cache_dir
 from .records import Passage
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["LANGUAGE_NAMES", "language_code", "detect_language", "assign_languages"]
 
@@ -43,10 +63,94 @@ _SAMPLE_WINDOWS = 10
 _WINDOW_CHARS = 2000
 
 
+# The arrays of py3langid's model file (modelio.save_model's names); bump the layout when the cache's format changes.
+_MODEL_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+_CACHE_LAYOUT = 1
+
+
 @functools.lru_cache(maxsize=1)
-def _identifier():
+def _identifier() -> LanguageIdentifier:
     """py3langid's bundled model, loaded on first use (importing the indexer stays cheap)."""
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return load_identifier(_cache_dir())
+
+
+def load_identifier(cache_dir: Path, model_file: Path = MODEL_DIR / MODEL_FILE) -> LanguageIdentifier:
+    """py3langid's classifier (normalised probabilities) on its model, unpacked once into ``cache_dir``.
+
+    Args:
+        cache_dir: where the unpacked model is kept; when it cannot be written, the model is unpacked
+            in memory each time, as py3langid itself does.
+        model_file: the compressed model (py3langid's bundled one).
+
+    Returns:
+        A ``LanguageIdentifier`` that classifies exactly as ``LanguageIdentifier.from_model_file`` does.
+    """
+    folder = cache_dir / f"py3langid-{_model_key(model_file)}"
+    try:
+        return _identifier_from(_read_arrays(folder))
+    except (OSError, ValueError, EOFError) as error:
+        if folder.exists():  # damaged (this code writes all of it or nothing): unpack the model again
+            logger.warning("the cached language model in %s is unreadable (%s); unpacking it again", folder, error)
+            shutil.rmtree(folder, ignore_errors=True)
+    arrays = _unpack(model_file)
+    try:
+        _write_arrays(folder, arrays)
+        return _identifier_from(_read_arrays(folder))
+    except (OSError, ValueError, EOFError) as error:
+        logger.info("cannot keep the unpacked language model in %s (%s)", cache_dir, error)
+        return _identifier_from(arrays)
+
+
+def _model_key(model_file: Path) -> str:
+    """Names one version of the model file (a new py3langid gives a new key) without reading it."""
+    stat = model_file.stat()
+    identity = f"{_CACHE_LAYOUT}|{py3langid.__version__}|{model_file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def _unpack(model_file: Path) -> dict[str, np.ndarray]:
+    """The model's arrays, decompressed (py3langid's ``modelio.load_model`` reads the same file)."""
+    with tempfile.TemporaryFile(suffix=".npz") as unpacked:
+        with lzma.open(model_file) as packed:
+            shutil.copyfileobj(packed, unpacked, length=1 << 20)
+        unpacked.seek(0)
+        with np.load(unpacked, allow_pickle=False) as data:
+            return {name: data[name] for name in _MODEL_ARRAYS}
+
+
+def _write_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write one ``.npy`` per array into ``folder`` atomically: a reader sees all of them or none."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        building.chmod(0o755)  # mkdtemp makes a private folder; the cached files are as readable as any
+        for name, array in arrays.items():
+            np.save(building / f"{name}.npy", array, allow_pickle=False)
+        try:
+            os.replace(building, folder)
+        except OSError:
+            if not folder.is_dir():  # not another process's copy of the same model
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+
+
+def _read_arrays(folder: Path) -> dict[str, np.ndarray]:
+    """The cached arrays, memory-mapped (read-only: the page cache holds one copy for every process)."""
+    return {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _MODEL_ARRAYS}
+
+
+def _identifier_from(arrays: dict[str, np.ndarray]) -> LanguageIdentifier:
+    """py3langid's classifier on the arrays, in the types ``modelio.load_model`` gives it.
+
+    The DFA tables are indexed one byte at a time from Python: a memoryview over the array gives
+    Python ints as fast as the ``array.array`` py3langid makes, without copying 40 MB.
+    """
+    ptc, pc, nextmove, rows = (np.asarray(arrays[name]) for name in ("ptc", "pc", "nextmove", "nextmove_row"))
+    if ptc.ndim != 2 or ptc.shape[1] != len(pc) or nextmove.size % 256 or len(rows) != len(arrays["out_feat"]):
+        raise ValueError("inconsistent language model arrays")
+    return LanguageIdentifier(ptc, np.array(pc), arrays["classes"].tolist(), memoryview(nextmove), arrays["out_feat"].tolist(),
+                              norm_probs=True, tk_row=memoryview(rows))
 
 
 def language_code(value: object) -> str:

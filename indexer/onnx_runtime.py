@@ -9,6 +9,14 @@ with ONNX Runtime and the ``tokenizers`` library alone, so a process that only
 searches never imports PyTorch or sentence-transformers (a cold ``kb search``
 takes about a second instead of ten). Models that are not a plain Transformer
 + mean Pooling (+ Normalize) stay on PyTorch.
+
+At ``int8`` precision the export is quantised once more, with ONNX Runtime's
+dynamic quantisation (per-channel int8 weights), into ``<key>.int8.onnx`` beside
+it; that needs ONNX Runtime and ``onnx`` only, never PyTorch.
+
+A model that already is an ONNX file (a directory with one and a
+``tokenizer.json``, but no sentence-transformers config) runs the same way
+without any export: ``onnx_model_encoder``.
 """
 
 from __future__ import annotations
@@ -17,13 +25,20 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["OnnxEncoder", "onnx_encoder_for", "cached_encoder"]
+__all__ = ["OnnxEncoder", "PRECISIONS", "onnx_encoder_for", "cached_encoder", "onnx_model_encoder", "quantised"]
+
+#: What the weights of a model run at: as trained, or dynamically quantised to int8.
+PRECISIONS = ("fp32", "int8")
+#: Longest input when a model directory does not say (all-MiniLM-L6-v2's ``max_seq_length``).
+DEFAULT_MAX_LENGTH = 256
 
 #: Turns texts into (input_ids, attention_mask), padded to the longest and cut at the model's limit.
 Tokenize = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
@@ -36,36 +51,83 @@ def _cache_dir() -> Path:
 
 
 class OnnxEncoder:
-    """Tokenise, run the exported transformer, mean-pool and normalise."""
+    """Tokenise, run the exported transformer, mean-pool and normalise.
 
-    def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0):
+    Args:
+        model_file: an ONNX transformer taking ``input_ids`` and ``attention_mask`` (and
+            ``token_type_ids``, given as zeros, when it asks for them) and giving the last hidden state.
+        tokenize: texts -> (input_ids, attention_mask).
+        dimension: length of the vectors.
+        spinning: let ONNX Runtime's inference threads spin (busy-wait) between and after runs, which
+            ONNX Runtime does by default. Spinning makes the next run start sooner (single-query latency)
+            but burns CPU while idle; turn it off (``session.intra_op.allow_spinning`` = 0) where several
+            processes share fewer cores than they have threads, e.g. many web workers on a small machine.
+    """
+
+    def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0, spinning: bool = True):
+        self._model_file, self._spinning = model_file, spinning
+        # Never more inference threads than the cores this process may use: more only fight over them.
+        self._cores = min(len(os.sched_getaffinity(0)), 4)
+        self._session = self._new_session(self._cores)
+        self._single_threaded = None  # made on the first bulk encode (see encode)
+        self._lock = threading.Lock()
+        self._token_types = "token_type_ids" in {given.name for given in self._session.get_inputs()}
+        outputs = [given.name for given in self._session.get_outputs()]
+        self._output = "last_hidden_state" if "last_hidden_state" in outputs else outputs[0]
+        self._tokenize = tokenize
+        self.dimension = dimension
+
+    def _new_session(self, threads: int):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Never more inference threads than the cores this process may use: more only fight over them.
-        options.intra_op_num_threads = min(len(os.sched_getaffinity(0)), 4)
+        options.intra_op_num_threads = threads
+        if not self._spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        self._tokenize = tokenize
-        self.dimension = dimension
+        return onnxruntime.InferenceSession(str(self._model_file), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Unit-length mean-pooled embeddings of ``texts``, batched by similar length."""
+        """Unit-length mean-pooled embeddings of ``texts``, batched by similar length.
+
+        One batch (a question) runs on every core at once. Many batches (indexing) run one per core,
+        each single-threaded: no thread waits for another at every layer, so throughput is higher
+        and holds up when another process takes a core (the free core keeps taking batches).
+        """
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[first:first + batch_size] for first in range(0, len(order), batch_size)]
         rows: list[np.ndarray] = [np.empty(0)] * len(texts)
-        for first in range(0, len(order), batch_size):
-            chosen = order[first:first + batch_size]
-            for index, vector in zip(chosen, self._batch([texts[i] for i in chosen])):
+        if len(batches) > 1 and self._cores > 1:
+            session = self._bulk_session()
+            with ThreadPoolExecutor(max_workers=self._cores, thread_name_prefix="kb-embed") as pool:
+                embedded = list(pool.map(lambda chosen: self._batch([texts[i] for i in chosen], session), batches))
+        else:
+            embedded = [self._batch([texts[i] for i in chosen], self._session) for chosen in batches]
+        for chosen, vectors in zip(batches, embedded):
+            for index, vector in zip(chosen, vectors):
                 rows[index] = vector
         return np.vstack(rows).astype(np.float32)
 
-    def _batch(self, texts: list[str]) -> np.ndarray:
+    def _bulk_session(self):
+        with self._lock:
+            if self._single_threaded is None:
+                self._single_threaded = self._new_session(1)
+            return self._single_threaded
+
+    def _batch(self, texts: list[str], session) -> np.ndarray:
         input_ids, mask = self._tokenize(texts)
-        hidden = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+        hidden = self._hidden(input_ids, mask, session)
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def _hidden(self, input_ids: np.ndarray, mask: np.ndarray, session) -> np.ndarray:
+        """The model's output (one vector per token) for a tokenised batch."""
+        inputs = {"input_ids": input_ids, "attention_mask": mask}
+        if self._token_types:
+            inputs["token_type_ids"] = np.zeros_like(input_ids)
+        return session.run([self._output], inputs)[0]
 
 
 def _is_mean_pooled(model) -> bool:
@@ -82,14 +144,57 @@ def _export_paths(location: str) -> tuple[Path, Path, Path]:
     return folder / f"{key}.onnx", folder / f"{key}.tokenizer.json", folder / f"{key}.json"
 
 
-def onnx_encoder_for(model, location: str) -> OnnxEncoder | None:
+def quantised(source: Path, target: Path) -> Path:
+    """``target``: the int8 copy of the ONNX model ``source``, made (atomically) when missing or older than it.
+
+    Dynamic quantisation with per-channel int8 weights (per-tensor lost too much quality); activations
+    are quantised at run time. Needs ``onnx`` and ONNX Runtime, not PyTorch.
+    """
+    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+        return target
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    root = logging.getLogger()
+    root.addFilter(_no_preprocessing_advice)
+    try:
+        quantize_dynamic(str(source), str(temporary), per_channel=True, weight_type=QuantType.QInt8)
+        os.replace(temporary, target)
+    finally:
+        root.removeFilter(_no_preprocessing_advice)
+        temporary.unlink(missing_ok=True)
+    log.info("quantised %s to int8 in %s", source, target)
+    return target
+
+
+def _no_preprocessing_advice(record: logging.LogRecord) -> bool:
+    """Drop the quantiser's advice to pre-process the model (shape inference; no gain for this use)."""
+    return "pre-processing before quantization" not in record.getMessage()
+
+
+def _int8_path(target: Path) -> Path:
+    """``<key>.int8.onnx`` beside ``<key>.onnx``."""
+    return target.with_suffix(".int8.onnx")
+
+
+def _at_precision(model_file: Path, precision: str, int8_file: Path | None = None) -> Path:
+    """The file to run: ``model_file`` at fp32, its int8 copy at int8 (made when missing; default: beside it)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    return model_file if precision == "fp32" else quantised(model_file, int8_file or _int8_path(model_file))
+
+
+def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncoder | None:
     """An ONNX Runtime encoder equivalent to ``model``, or None where it cannot be made.
 
-    The first call for a model exports it, with its tokenizer and facts, for ``cached_encoder``.
+    The first call for a model exports it, with its tokenizer and facts, for ``cached_encoder``
+    (and at int8, quantises the export).
 
     Args:
         model: a loaded ``SentenceTransformer``.
         location: where the model was loaded from (names the exported file).
+        precision: ``fp32`` or ``int8``.
     """
     try:
         import onnxruntime  # noqa: F401
@@ -103,17 +208,19 @@ def onnx_encoder_for(model, location: str) -> OnnxEncoder | None:
             _export(model[0].auto_model, model.tokenizer, target)
         if not facts_file.exists():
             _save_tokenizer_and_facts(model, tokenizer_file, facts_file)
-        return OnnxEncoder(target, _hf_tokenize(model.tokenizer, model.max_seq_length), model.get_embedding_dimension())
+        return OnnxEncoder(_at_precision(target, precision), _hf_tokenize(model.tokenizer, model.max_seq_length),
+                           model.get_embedding_dimension())
     except Exception as error:  # any export or runtime problem: stay on PyTorch, which always works
         log.warning("ONNX Runtime unavailable for %s (%s); using PyTorch", location, error)
         return None
 
 
-def cached_encoder(location: str) -> OnnxEncoder | None:
+def cached_encoder(location: str, precision: str = "fp32") -> OnnxEncoder | None:
     """The exported model for ``location`` run without PyTorch, or None when it was never exported here.
 
     Args:
         location: a model directory or name, as ``embed.resolve_model`` gives it.
+        precision: ``fp32``, or ``int8`` (the export is quantised on first use, without PyTorch).
     """
     target, tokenizer_file, facts_file = _export_paths(location)
     if not (target.exists() and tokenizer_file.exists() and facts_file.exists()):
@@ -125,10 +232,66 @@ def cached_encoder(location: str) -> OnnxEncoder | None:
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
         tokenizer.enable_truncation(int(facts["max_length"]))
         tokenizer.enable_padding(pad_id=int(facts["pad_id"]), pad_token=str(facts["pad_token"]))
-        return OnnxEncoder(target, _fast_tokenize(tokenizer), int(facts["dimension"]))
+        return OnnxEncoder(_at_precision(target, precision), _fast_tokenize(tokenizer), int(facts["dimension"]))
     except Exception as error:  # a damaged cache: load the model the slow way, which exports it again
         log.warning("cannot use the exported model in %s (%s); loading it with sentence-transformers", target.parent, error)
         return None
+
+
+def onnx_model_encoder(model_file: Path, tokenizer_folder: Path, precision: str = "fp32") -> OnnxEncoder:
+    """Run a model that is an ONNX file, with the ``tokenizer.json`` of ``tokenizer_folder``.
+
+    The longest input comes from ``sentence_bert_config.json`` (``max_seq_length``), else
+    ``tokenizer_config.json`` (``model_max_length``), else ``config.json`` (``max_position_embeddings``),
+    else 256; the padding token from ``tokenizer_config.json`` (``pad_token``), else ``config.json``
+    (``pad_token_id``), else ``[PAD]``. The dimension is the last axis of the output for a tiny input.
+    At int8 the file is quantised into the cache directory (the model's own folder may be read-only).
+
+    Raises:
+        ValueError: the files cannot be read, or the model does not give one vector per token.
+    """
+    from tokenizers import Tokenizer
+
+    settings = {name: _json_or_empty(tokenizer_folder / name)
+                for name in ("sentence_bert_config.json", "tokenizer_config.json", "config.json")}
+    tokenizer = Tokenizer.from_file(str(tokenizer_folder / "tokenizer.json"))
+    tokenizer.enable_truncation(_max_length(settings))
+    pad_token, pad_id = _padding(tokenizer, settings)
+    tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to the longest text; tokenizer.json may say fixed
+    encoder = OnnxEncoder(_at_precision(model_file, precision, _int8_path(_export_paths(str(model_file))[0])),
+                          _fast_tokenize(tokenizer))
+    output = encoder._hidden(*encoder._tokenize(["dimension"]), encoder._session)
+    if output.ndim != 3:
+        raise ValueError(f"{model_file.name} gives an output of shape {output.shape}, not one vector per token")
+    encoder.dimension = int(output.shape[-1])
+    return encoder
+
+
+def _json_or_empty(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _max_length(settings: dict[str, dict]) -> int:
+    candidates = (settings["sentence_bert_config.json"].get("max_seq_length"),
+                  settings["tokenizer_config.json"].get("model_max_length"),
+                  settings["config.json"].get("max_position_embeddings"))
+    for value in candidates:
+        # transformers writes a huge number for "no limit".
+        if isinstance(value, (int, float)) and 0 < value < 100_000:
+            return int(value)
+    return DEFAULT_MAX_LENGTH
+
+
+def _padding(tokenizer, settings: dict[str, dict]) -> tuple[str, int]:
+    token = settings["tokenizer_config.json"].get("pad_token")
+    if isinstance(token, dict):
+        token = token.get("content")
+    if isinstance(token, str) and tokenizer.token_to_id(token) is not None:
+        return token, int(tokenizer.token_to_id(token))
+    pad_id = settings["config.json"].get("pad_token_id")
+    if isinstance(pad_id, int) and tokenizer.id_to_token(pad_id) is not None:
+        return str(tokenizer.id_to_token(pad_id)), pad_id
+    return "[PAD]", int(tokenizer.token_to_id("[PAD]") or 0)
 
 
 def _save_tokenizer_and_facts(model, tokenizer_file: Path, facts_file: Path) -> None:

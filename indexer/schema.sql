@@ -69,6 +69,12 @@ CREATE TRIGGER IF NOT EXISTS passages_deleted_log AFTER DELETE ON passages BEGIN
     VALUES (old.id, COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'version'), 0) + 1);
 END;
 
+-- Passages whose keyword context (document title) changed at each write, for the same purpose.
+CREATE TABLE IF NOT EXISTS restemmed_passages (
+    id      INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+
 -- Near duplicates (indexer/near_duplicates.py): each document's MinHash signature, and the pairs of
 -- documents whose text is nearly the same (the same deck as PPTX and PDF), both ways round.
 CREATE TABLE IF NOT EXISTS document_signatures (

@@ -109,6 +109,9 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
         chosen = _choose(ranked, owners, request)
         passages = store.passages(chosen)
         documents = store.documents_by_id(list(dict.fromkeys([owners[i] for i in ranked] + [t for ts in twins.values() for t in ts])))
+    # A passage or document removed since its owner was cached is left out (the read above is one snapshot).
+    chosen = [i for i in chosen if i in passages and owners[i] in documents]
+    ranked = [i for i in ranked if owners[i] in documents]
     terms = query_terms(query, languages)
     hits = tuple(
         Hit(rank=rank, score=scores[passage_id], passage=passages[passage_id], document=documents[owners[passage_id]],
@@ -130,14 +133,11 @@ def _candidates(store: Store, embedder: Embedder, query: str, mode: str, fusion:
         if not len(allowed):
             return {}
     if mode == "keyword":
-        return keyword_search(store.connection(), query, fusion.depth, allowed_sql, allowed_args, languages)
-    # FTS5 scores every matching passage to sort them, so a deep list costs little more than a short one;
-    # a passage that does not match has no query word, and a BM25 score of 0. It runs (on its own
-    # connection) while the question is embedded: both release the GIL.
+        return _keyword(store, query, fusion.depth, languages, allowed)
+    # The keyword side runs while the question is embedded: numpy and ONNX Runtime both release the GIL.
     keyword_job = None
     if mode == "hybrid":
-        keyword_job = _KEYWORD_POOL.submit(
-            lambda: keyword_search(store.connection(), query, fusion.keyword_depth, allowed_sql, allowed_args, languages))
+        keyword_job = _KEYWORD_POOL.submit(_keyword, store, query, fusion.keyword_depth, languages, allowed)
     index = store.vector_index()
     vector = embedder.encode([query])[0]
     dense = search_vectors(index, vector, fusion.depth, allowed)
@@ -149,6 +149,12 @@ def _candidates(store: Store, embedder: Embedder, query: str, mode: str, fusion:
     dense_all = {**vector_scores(index, vector, [i for i in union if i not in dense]), **dense}
     dense_scaled, keyword_scaled = _min_max(dense_all, union), _min_max(keyword_all, union)
     return {i: fusion.alpha * dense_scaled[i] + (1 - fusion.alpha) * keyword_scaled[i] for i in union}
+
+
+def _keyword(store: Store, query: str, depth: int, languages: tuple[str, ...], allowed: np.ndarray | None) -> dict[int, float]:
+    """The keyword side's best ``depth`` passages (among ``allowed`` passage ids when given)."""
+    index = store.keyword_index()
+    return keyword_search(index, query, depth, languages, None if allowed is None else index.rows_of(allowed))
 
 
 def _min_max(scores: dict[int, float], ids: list[int]) -> dict[int, float]:

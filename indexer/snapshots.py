@@ -1,11 +1,13 @@
-"""The FAISS index of an index directory, kept in step with its database.
+"""The in-memory indexes of an index directory (FAISS vectors, keyword postings), kept in step with its database.
 
-SQLite is the truth: it holds every passage's vector and logs deleted passage
-ids with the version that deleted them (``deleted_passages``). A FAISS file is
-a snapshot of it at one version (``vectors-<version>.faiss``). A process loads
-the newest snapshot once, then at each version change removes the passages
-deleted since and adds those with larger ids (ids are never reused), so every
-process sees a commit at its next search and no update re-reads the whole index.
+SQLite is the truth: it holds every passage's vector and stems, and logs
+deleted passage ids with the version that deleted them (``deleted_passages``)
+and passages whose keyword context changed (``restemmed_passages``). Each
+in-memory index is saved now and then as a snapshot of one version
+(``vectors-<version>.faiss``, ``keywords-<version>/``). A process loads the
+newest snapshot once, then at each version change removes the passages deleted
+since and adds those with larger ids (ids are never reused), so every process
+sees a commit at its next search and no update re-reads a whole index.
 """
 
 from __future__ import annotations
@@ -13,30 +15,34 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Generic, TypeVar
 
 import faiss
 import numpy as np
 
-from .vectors import latest_snapshot, load_vector_index, max_id, new_vector_index, save_vector_index
+from .keyword_index import KeywordIndex, latest_keyword_snapshot, load_keyword_index, save_keyword_index
+from .vectors import approximate, latest_snapshot, load_vector_index, max_id, new_vector_index, save_vector_index
 
-__all__ = ["LiveVectors"]
+__all__ = ["LiveKeywords", "LiveVectors"]
 
-# A writer re-saves the snapshot only when the changes since the last one exceed this share of it.
+# A writer re-saves a snapshot only when the changes since the last one exceed this share of it.
 _RESAVE_SHARE = 0.05
+Index = TypeVar("Index")
 
 
-class LiveVectors:
-    """One process's FAISS index of an index directory, brought up to date on demand (thread-safe)."""
+class _LiveIndex(Generic[Index]):
+    """One process's copy of an in-memory index, brought up to date on demand (thread-safe)."""
 
-    def __init__(self, data_dir: Path, dimension: int):
+    #: The meta key that records the largest passage id in the last snapshot.
+    _META_KEY = ""
+
+    def __init__(self, data_dir: Path):
         self._data_dir = data_dir
-        self._dimension = dimension
         self._lock = threading.Lock()
-        self._index: faiss.IndexIDMap2 | None = None
+        self._index: Index | None = None
         self._version = -1
 
-    def current(self, db: sqlite3.Connection, version: Callable[[], int]) -> faiss.IndexIDMap2:
+    def current(self, db: sqlite3.Connection, version: Callable[[], int]) -> Index:
         """The index at the database's current version.
 
         Args:
@@ -51,29 +57,22 @@ class LiveVectors:
             try:
                 latest = version()
                 if self._index is None:
-                    self._load_snapshot(latest)
+                    snapshot = self._latest_snapshot(latest)
+                    loaded = self._load(snapshot) if snapshot is not None else None
+                    self._index = self._empty() if loaded is None else loaded
+                    self._version = snapshot if loaded is not None else 0
                 self._apply_changes(db)
                 self._version = latest
             finally:
                 db.execute("COMMIT")
             return self._index
 
-    def _load_snapshot(self, version: int) -> None:
-        snapshot = latest_snapshot(self._data_dir, version)
-        index = load_vector_index(self._data_dir, snapshot) if snapshot is not None else None
-        self._index = index or new_vector_index(self._dimension)
-        self._version = snapshot if index is not None else 0
-
     def _apply_changes(self, db: sqlite3.Connection) -> None:
         """Remove passages deleted since ``_version`` and add passages newer than the index's largest id."""
         removed = [row[0] for row in db.execute("SELECT id FROM deleted_passages WHERE version > ?", (self._version,))]
         if removed:
-            self._index.remove_ids(np.array(removed, dtype=np.int64))
-        rows = db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (max_id(self._index),)).fetchall()
-        if rows:
-            ids = np.array([row[0] for row in rows], dtype=np.int64)
-            vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), self._dimension)
-            self._index.add_with_ids(vectors, ids)
+            self._remove(removed)
+        self._add_newer(db, self._max_id())
 
     def save_if_worth_it(self, db: sqlite3.Connection, version: Callable[[], int]) -> None:
         """Save a snapshot when there is none, or when the changes since the last one are over 5% of it.
@@ -83,15 +82,87 @@ class LiveVectors:
         """
         index = self.current(db, version)
         latest = version()
-        snapshot = latest_snapshot(self._data_dir, latest)
+        snapshot = self._latest_snapshot(latest)
         if snapshot == latest:
             return
-        row = db.execute("SELECT value FROM meta WHERE key = 'snapshot_max_id'").fetchone()
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (self._META_KEY,)).fetchone()
         if snapshot is not None and row is not None:
             changed = db.execute("SELECT count(*) FROM deleted_passages WHERE version > ?", (snapshot,)).fetchone()[0]
             changed += db.execute("SELECT count(*) FROM passages WHERE id > ?", (int(row[0]),)).fetchone()[0]
-            if changed <= _RESAVE_SHARE * max(index.ntotal, 1):
+            if changed <= _RESAVE_SHARE * max(self._size(), 1):
                 return
-        save_vector_index(index, self._data_dir, latest)
-        db.execute("INSERT INTO meta (key, value) VALUES ('snapshot_max_id', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                   (max_id(index),))
+        self._save(latest)
+        db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   (self._META_KEY, self._max_id()))
+
+    # What each kind of index does: find, load and save its snapshots, and change itself.
+    def _latest_snapshot(self, at_most: int) -> int | None: raise NotImplementedError
+    def _load(self, version: int) -> Index | None: raise NotImplementedError
+    def _save(self, version: int) -> None: raise NotImplementedError
+    def _empty(self) -> Index: raise NotImplementedError
+    def _remove(self, ids: list[int]) -> None: raise NotImplementedError
+    def _add_newer(self, db: sqlite3.Connection, after_id: int) -> None: raise NotImplementedError
+    def _max_id(self) -> int: raise NotImplementedError
+    def _size(self) -> int: raise NotImplementedError
+
+
+class LiveVectors(_LiveIndex[faiss.Index]):
+    """The FAISS index of passage vectors (exact, or approximate from ``vectors.APPROXIMATE_FROM`` vectors)."""
+
+    _META_KEY = "snapshot_max_id"
+
+    def __init__(self, data_dir: Path, dimension: int):
+        super().__init__(data_dir)
+        self._dimension = dimension
+        self._largest = 0  # the largest id held: reading it from an IVF index means reading every list
+
+    def _latest_snapshot(self, at_most): return latest_snapshot(self._data_dir, at_most)
+    def _empty(self): return new_vector_index(self._dimension)
+    def _remove(self, ids): self._index.remove_ids(np.array(ids, dtype=np.int64))
+    def _max_id(self): return self._largest
+    def _size(self): return self._index.ntotal
+
+    def _load(self, version):
+        index = load_vector_index(self._data_dir, version)
+        self._largest = max_id(index) if index is not None else 0
+        return index
+
+    def _save(self, version):
+        # A writer that grew the index past the size for exact search makes the snapshot approximate.
+        self._index = approximate(self._index)
+        save_vector_index(self._index, self._data_dir, version)
+
+    def _add_newer(self, db, after_id):
+        rows = db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (after_id,)).fetchall()
+        if rows:
+            ids = np.array([row[0] for row in rows], dtype=np.int64)
+            vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), self._dimension)
+            self._index.add_with_ids(vectors, ids)
+            self._largest = max(self._largest, int(ids[-1]))
+
+
+class LiveKeywords(_LiveIndex[KeywordIndex]):
+    """The keyword postings (``keyword_index.KeywordIndex``), read from the FTS5 table's stored stems."""
+
+    _META_KEY = "keywords_max_id"
+
+    def _latest_snapshot(self, at_most): return latest_keyword_snapshot(self._data_dir, at_most)
+    def _load(self, version): return load_keyword_index(self._data_dir, version)
+    def _save(self, version): save_keyword_index(self._index, self._data_dir, version)
+    def _empty(self): return KeywordIndex.empty()
+    def _remove(self, ids): self._index.remove(ids)
+    def _max_id(self): return self._index.max_id()
+    def _size(self): return self._index.size
+
+    def _apply_changes(self, db):
+        super()._apply_changes(db)
+        # A document's new title changes its passages' context column: those rows are read again.
+        restemmed = [row[0] for row in db.execute("SELECT id FROM restemmed_passages WHERE version > ?", (self._version,))]
+        if restemmed:
+            marks = ",".join("?" * len(restemmed))
+            self._index.add(db.execute(f"SELECT rowid, text, context FROM passages_fts WHERE rowid IN ({marks})", restemmed))
+        if self._index.added_share() > 0.05:  # postings in lists are slower to score than compacted arrays
+            self._index = self._index.compacted()
+
+    def _add_newer(self, db, after_id):
+        self._index.add(db.execute("SELECT rowid, text, context FROM passages_fts WHERE rowid > ? ORDER BY rowid", (after_id,)))

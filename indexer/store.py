@@ -22,14 +22,14 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import DocumentNotFound, IndexNotBuilt, KBError
+from .errors import DocumentNotFound, IndexNotBuilt, IndexOutdated, KBError
 from .keyword import STEMS_FUNCTION, index_stems
 from .records import Document, Location, Passage
-from .snapshots import LiveVectors
+from .snapshots import LiveKeywords, LiveVectors
 
 __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
 _PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end, ocr, language"
 _DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata, d.language, d.notice"
@@ -52,6 +52,10 @@ class Store:
         self.manifest = manifest
         self._local = threading.local()
         self._vectors = LiveVectors(self.data_dir, manifest.dimension)
+        self._keywords = LiveKeywords(self.data_dir)
+        # Documents read by searches, kept until the next write; a passage's document never changes (ids are not reused).
+        self._documents: tuple[int, dict[int, Document]] = (-1, {})
+        self._owners: dict[int, int] = {}
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Store:
@@ -70,7 +74,7 @@ class Store:
         except (ValueError, TypeError) as error:
             raise KBError(f"{manifest_path} is damaged ({error}); delete {data_dir} and run `kb index` again") from error
         if manifest.format_version != FORMAT_VERSION:
-            raise KBError(
+            raise IndexOutdated(
                 f"{data_dir} holds an index of format {manifest.format_version}, this version reads {FORMAT_VERSION}; "
                 f"rebuild it with `kb index --rebuild`"
             )
@@ -156,16 +160,21 @@ class Store:
         return _document(row)
 
     def documents_by_id(self, ids: list[int]) -> dict[int, Document]:
-        """The documents with these ids (missing ids are left out), by id."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.connection().execute(
-            f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
-            f"FROM documents d WHERE d.id IN ({marks})",
-            list(ids),
-        )
-        return {row["id"]: _document(row) for row in rows}
+        """The documents with these ids (missing ids are left out), by id; read once per index version."""
+        version = self.version()
+        if self._documents[0] != version:
+            self._documents = (version, {})
+        cached = self._documents[1]
+        missing = [i for i in dict.fromkeys(ids) if i not in cached]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            rows = self.connection().execute(
+                f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
+                f"FROM documents d WHERE d.id IN ({marks})",
+                missing,
+            )
+            cached.update((row["id"], _document(row)) for row in rows)
+        return {i: cached[i] for i in ids if i in cached}
 
     def find_document(self, *, path: str | None = None, sha256: str | None = None) -> Document | None:
         """The document stored from ``path``, or else with content ``sha256``, if any."""
@@ -182,15 +191,23 @@ class Store:
         return {row["id"]: _passage(row) for row in rows}
 
     def passage_documents(self, ids: list[int]) -> dict[int, int]:
-        """The document id of each of these passages (missing ids are left out), by passage id."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        return dict(self.connection().execute(f"SELECT id, document_id FROM passages WHERE id IN ({marks})", ids).fetchall())
+        """The document id of each of these passages, by passage id (a passage removed since may still be listed)."""
+        owners = self._owners
+        missing = [i for i in ids if i not in owners]
+        if missing:
+            if len(owners) > 500_000:  # a bound on memory; the cache refills from the searches that follow
+                owners = self._owners = {}
+            marks = ",".join("?" * len(missing))
+            owners.update(self.connection().execute(f"SELECT id, document_id FROM passages WHERE id IN ({marks})", missing))
+        return {i: owners[i] for i in ids if i in owners}
 
     def vector_index(self):
         """The FAISS index at the database's current version (see ``snapshots.LiveVectors``)."""
         return self._vectors.current(self.connection(), self.version)
+
+    def keyword_index(self):
+        """The keyword postings at the database's current version (see ``keyword_index.KeywordIndex``)."""
+        return self._keywords.current(self.connection(), self.version)
 
     # -- writing ------------------------------------------------------------
 
@@ -203,6 +220,7 @@ class Store:
                 yield self
             finally:
                 self._vectors.save_if_worth_it(self.connection(), self.version)
+                self._keywords.save_if_worth_it(self.connection(), self.version)
 
     def save_document(self, document: Document, passages: list[Passage], vectors: np.ndarray,
                       signature: np.ndarray | None = None, similar: dict[int, float] | None = None) -> Document:
@@ -276,6 +294,10 @@ class Store:
                        (title, type_, json.dumps(metadata, ensure_ascii=False, default=str), document_id))
             db.execute(f"UPDATE passages_fts SET context = (SELECT {STEMS_FUNCTION}(? || ' ' || heading, language) FROM passages "
                        "WHERE id = passages_fts.rowid) WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)", (title, document_id))
+            # Readers' keyword postings re-read these passages (snapshots.LiveKeywords).
+            db.execute("INSERT OR REPLACE INTO restemmed_passages (id, version) SELECT id, "
+                       "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'version'), 0) + 1 FROM passages WHERE document_id = ?",
+                       (document_id,))
             _bump_version(db)
         return self.document(document_id)
 

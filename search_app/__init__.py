@@ -39,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["kb"] = KnowledgeBase(
         app.config["KB_DATA_DIR"],
-        model=app.config["KB_MODEL"],
+        model=app.config["KB_MODEL"], precision=app.config["KB_PRECISION"],
         embedder=app.config.get("KB_EMBEDDER"),
         max_query_chars=app.config["KB_MAX_QUERY_CHARS"],
     )

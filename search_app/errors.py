@@ -6,7 +6,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from indexer import (CorruptDocument, DocumentNotFound, DuplicateDocument, EncryptedDocument, ExtractionError,
-                     IndexNotBuilt, InvalidField, InvalidQuery, KBError, ModelMismatch, ModelUnavailable, NoTextFound,
+                     IndexNotBuilt, IndexOutdated, InvalidField, InvalidQuery, KBError, ModelMismatch, ModelUnavailable, NoTextFound,
                      UnsupportedFormat)
 
 __all__ = ["register_error_handlers", "error_response", "STATUS_BY_ERROR", "APIError"]
@@ -24,6 +24,7 @@ STATUS_BY_ERROR = {
     CorruptDocument: 422,
     ExtractionError: 422,
     IndexNotBuilt: 503,
+    IndexOutdated: 503,
     ModelMismatch: 503,
     ModelUnavailable: 503,
 }

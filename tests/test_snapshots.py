@@ -1,14 +1,18 @@
-"""FAISS snapshots: saved when worth it, and every process's index follows the database between them."""
+"""FAISS and keyword snapshots: saved when worth it, and every process's index follows the database between them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 
+import indexer.vectors
 from indexer.store import Store
+from indexer.vectors import search_vectors
 
-from .conftest import save_texts
+from .conftest import FakeEmbedder, save_texts
 
 
 def _snapshots(store: Store) -> list[str]:
@@ -52,3 +56,26 @@ def test_a_fresh_reader_starts_from_the_snapshot_and_applies_deletions(store, re
     assert fresh.vector_index().ntotal == 200 - 2 * removed == fresh.counts()[1]
     # 2 passages of 200 stay in the change log; 20 pass 5% on the way, so a newer snapshot replaces the old.
     assert (_snapshots(store) == saved) == (removed == 1)
+
+
+def test_past_the_exact_size_the_snapshot_is_approximate_and_still_follows_every_write(store, monkeypatch):
+    monkeypatch.setattr(indexer.vectors, "APPROXIMATE_FROM", 300)
+    texts = [f"passage {n} about {topic}" for n in range(150) for topic in ("pensions", "health")]
+    first = save_texts(store, "/docs/big.txt", texts)
+    assert isinstance(store.vector_index(), faiss.IndexIVF)
+    reader = Store.open(store.data_dir)
+    query = FakeEmbedder().encode([texts[7]])[0]
+    assert isinstance(reader.vector_index(), faiss.IndexIVF)
+    assert next(iter(search_vectors(reader.vector_index(), query, 5))) in reader.passage_documents(list(range(1, 400)))
+    later = save_texts(store, "/docs/later.txt", ["passage about unemployment insurance"])
+    assert reader.vector_index().ntotal == 301
+    newest = max(reader.passage_documents(list(range(1, 400))))
+    unemployment = FakeEmbedder().encode(["passage about unemployment insurance"])[0]
+    assert next(iter(search_vectors(reader.vector_index(), unemployment, 1))) == newest
+    # A filter over few passages is searched exactly, whatever the index's lists would probe.
+    allowed = np.array([newest, 3, 4], dtype=np.int64)
+    assert set(search_vectors(reader.vector_index(), query, 10, allowed)) == {newest, 3, 4}
+    with store.writing():
+        store.delete_document(later.id)
+        store.delete_document(first.id)
+    assert reader.vector_index().ntotal == 0 == reader.counts()[1]

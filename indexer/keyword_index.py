@@ -1,0 +1,278 @@
+"""The keyword side in memory: BM25 exactly as SQLite's FTS5 computes it, in about a millisecond.
+
+FTS5 stays the record of what each passage is indexed under (its rows hold the
+stems ``keyword.index_stems`` made), but answering from it costs time in
+proportion to the number of matching passages: an OR of common words that
+matches 90,000 passages takes 270 ms. ``KeywordIndex`` holds the same terms as
+an inverted index of numpy arrays and scores the postings of the question's
+terms in a few vectorised steps, with FTS5's formula and statistics (k1 1.2,
+b 0.75, IDF floored at 1e-6, the context column weighted 0.5, lengths over both
+columns), so rankings do not change.
+
+A process loads the newest saved snapshot (``keywords-<version>/``, plain
+``.npy`` files) and then, like ``snapshots.LiveVectors``, applies what was
+committed since: passages deleted (``deleted_passages``), passages with a
+larger id, and passages whose context changed (``restemmed_passages``, when a
+document's title is edited). SQLite remains the only thing a writer commits
+to, so every add, update and remove stays as atomic as before.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .keyword import fold_accents
+
+__all__ = ["KeywordIndex", "KeywordScores", "fts_tokens", "load_keyword_index", "save_keyword_index", "latest_keyword_snapshot"]
+
+K1, B = 1.2, 0.75
+#: Weight of the second FTS5 column (title and heading) against the passage text (see keyword._WEIGHTS).
+CONTEXT_WEIGHT = 0.5
+# FTS5's unicode61 tokenizer: runs of letters and digits; "_" and everything else separate; accents folded.
+_TOKEN = re.compile(r"[^\W_]+")
+_FOLDER = re.compile(r"^keywords-(\d+)$")
+_ARRAYS = ("ids", "lengths", "indptr", "rows", "weights")
+
+
+def fts_tokens(text: str) -> list[str]:
+    """The tokens FTS5 (``unicode61 remove_diacritics 2``) makes of stored stems or a quoted query stem."""
+    return _TOKEN.findall(fold_accents(text.lower()))
+
+
+@dataclass(frozen=True)
+class KeywordScores:
+    """BM25 scores of the best passages for one question, best first."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+    def as_dict(self) -> dict[int, float]:
+        return {int(i): float(s) for i, s in zip(self.ids, self.scores)}
+
+
+class KeywordIndex:
+    """An inverted index of passage terms with FTS5's BM25 statistics; changed only by its owner, under a lock.
+
+    Rows are numbered in the order passages arrive: those of the loaded snapshot
+    first (sorted by id, in compressed column form), then those added since (in
+    per-term lists). A removed or re-stemmed passage's row is marked dead.
+    """
+
+    def __init__(self, ids: np.ndarray, lengths: np.ndarray, terms: list[str], indptr: np.ndarray, rows: np.ndarray,
+                 weights: np.ndarray):
+        self._base_ids = ids
+        self._terms = {term: number for number, term in enumerate(terms)}
+        self._indptr, self._rows, self._weights = indptr, rows, weights
+        self._ids, self._lengths, self._alive = ids.copy(), lengths.astype(np.float64), np.ones(len(ids), dtype=bool)
+        self._added: dict[str, tuple[list[int], list[float]]] = {}
+        self._added_rows: dict[int, int] = {}  # passage id -> its row among those added since the snapshot
+
+    @classmethod
+    def empty(cls) -> KeywordIndex:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), [], np.zeros(1, np.int64), np.zeros(0, np.int32),
+                   np.zeros(0, np.float32))
+
+    @classmethod
+    def build(cls, rows: Iterable[tuple[int, str, str]]) -> KeywordIndex:
+        """An index of ``(passage id, stored text stems, stored context stems)`` rows."""
+        index = cls.empty()
+        index.add(rows)
+        return index.compacted()
+
+    @property
+    def size(self) -> int:
+        """How many live passages the index holds."""
+        return int(self._alive.sum())
+
+    def added_share(self) -> float:
+        """The rows added since the snapshot (in slower per-term lists), as a share of all rows."""
+        return len(self._added_rows) / max(len(self._ids), 1)
+
+    def max_id(self) -> int:
+        """The largest passage id ever added (0 when empty)."""
+        return int(self._ids.max()) if len(self._ids) else 0
+
+    def add(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        """Add passages ``(id, text stems, context stems)``; an id already present is replaced."""
+        first = len(self._ids)
+        passages, postings = [], {}
+        for offset, (passage_id, text, context) in enumerate(rows):
+            counts: dict[str, float] = {}
+            text_tokens, context_tokens = fts_tokens(text or ""), fts_tokens(context or "")
+            for token in text_tokens:
+                counts[token] = counts.get(token, 0.0) + 1.0
+            for token in context_tokens:
+                counts[token] = counts.get(token, 0.0) + CONTEXT_WEIGHT
+            for token, weight in counts.items():
+                postings.setdefault(token, []).append((first + offset, weight))
+            passages.append((int(passage_id), float(len(text_tokens) + len(context_tokens))))
+        if not passages:
+            return
+        self.remove([passage_id for passage_id, _ in passages])
+        # The rows exist before any posting names them, so a search running meanwhile never sees a row it cannot read.
+        ids, lengths = zip(*passages)
+        self._ids = np.concatenate([self._ids, np.array(ids, dtype=np.int64)])
+        self._lengths = np.concatenate([self._lengths, np.array(lengths, dtype=np.float64)])
+        self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
+        for offset, passage_id in enumerate(ids):
+            self._added_rows[passage_id] = first + offset
+        for token, found in postings.items():
+            rows_of_token, weights = self._added.setdefault(token, ([], []))
+            rows_of_token.extend(row for row, _ in found)
+            weights.extend(weight for _, weight in found)
+
+    def remove(self, passage_ids: Sequence[int]) -> None:
+        """Mark passages dead (ids not held are ignored)."""
+        for passage_id in passage_ids:
+            row = self._added_rows.pop(int(passage_id), None)
+            if row is None:
+                position = int(np.searchsorted(self._base_ids, passage_id))
+                if position < len(self._base_ids) and self._base_ids[position] == passage_id:
+                    row = position
+            if row is not None:
+                self._alive[row] = False
+
+    def rows_of(self, passage_ids: np.ndarray) -> np.ndarray:
+        """A mask over the rows: True for the live rows of these passages."""
+        mask = np.zeros(len(self._ids), dtype=bool)
+        positions = np.searchsorted(self._base_ids, passage_ids)
+        inside = positions < len(self._base_ids)
+        found = positions[inside][self._base_ids[positions[inside]] == passage_ids[inside]]
+        mask[found] = True
+        added = [self._added_rows[int(i)] for i in passage_ids if int(i) in self._added_rows]
+        mask[added] = True
+        return mask & self._alive
+
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        rows, weights = [], []
+        number = self._terms.get(term)
+        if number is not None:
+            start, end = self._indptr[number], self._indptr[number + 1]
+            rows.append(self._rows[start:end]), weights.append(self._weights[start:end])
+        if term in self._added:
+            added_rows, added_weights = self._added[term]
+            rows.append(np.array(added_rows, dtype=np.int64)), weights.append(np.array(added_weights, dtype=np.float32))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(rows), np.concatenate(weights)
+
+    def search(self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None) -> KeywordScores:
+        """The ``k`` best passages for query terms, scored as FTS5's ``bm25()`` scores an OR of them.
+
+        Args:
+            terms: the question's stems (each is tokenised as FTS5 tokenises a quoted phrase).
+            k: how many passages.
+            allowed: a row mask (``rows_of``) the passages must be in, or None for all.
+
+        Returns:
+            Passage ids and scores (higher is better), best first, ties broken by id.
+        """
+        alive = self._alive
+        count = int(alive.sum())
+        if not count or k <= 0:
+            return KeywordScores(np.zeros(0, np.int64), np.zeros(0))
+        average = float(self._lengths[alive].sum()) / count
+        found_rows, found_scores = [], []
+        for term in dict.fromkeys(token for term in terms for token in fts_tokens(term)):
+            rows, weights = self._postings(term)
+            rows, weights = rows[alive[rows]], weights[alive[rows]].astype(np.float64)
+            if not len(rows):
+                continue
+            idf = math.log((count - len(rows) + 0.5) / (len(rows) + 0.5))
+            idf = idf if idf > 0 else 1e-6
+            if allowed is not None:
+                rows, weights = rows[allowed[rows]], weights[allowed[rows]]
+            norm = K1 * (1 - B + B * self._lengths[rows] / average)
+            found_rows.append(rows), found_scores.append(idf * weights * (K1 + 1) / (weights + norm))
+        if not found_rows:
+            return KeywordScores(np.zeros(0, np.int64), np.zeros(0))
+        unique, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
+        totals = np.bincount(inverse, weights=np.concatenate(found_scores))
+        best = np.argpartition(-totals, min(k, len(totals)) - 1)[:k] if len(totals) > k else np.arange(len(totals))
+        ids = self._ids[unique[best]]
+        order = np.lexsort((ids, -totals[best]))
+        return KeywordScores(ids[order], totals[best][order])
+
+    def compacted(self) -> KeywordIndex:
+        """The live passages only, sorted by id, all in compressed column form (what a snapshot saves)."""
+        live_rows = np.flatnonzero(self._alive)
+        order = live_rows[np.argsort(self._ids[live_rows], kind="stable")]
+        new_row = np.full(len(self._ids), -1, dtype=np.int64)
+        new_row[order] = np.arange(len(order))
+        terms, indptr, all_rows, all_weights = [], [0], [], []
+        for term in sorted(set(self._terms) | set(self._added)):
+            rows, weights = self._postings(term)
+            rows = new_row[rows]
+            keep = rows >= 0
+            if keep.any():
+                rows, weights = rows[keep], weights[keep]
+                sort = np.argsort(rows, kind="stable")
+                terms.append(term), all_rows.append(rows[sort].astype(np.int32)), all_weights.append(weights[sort])
+                indptr.append(indptr[-1] + int(keep.sum()))
+        concat = (lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype))
+        return KeywordIndex(self._ids[order], self._lengths[order].astype(np.float32), terms, np.array(indptr, dtype=np.int64),
+                            concat(all_rows, np.int32), concat(all_weights, np.float32))
+
+    def arrays(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """The terms and arrays of a compacted index (see ``save_keyword_index``)."""
+        terms = sorted(self._terms, key=self._terms.__getitem__)
+        return terms, {"ids": self._ids, "lengths": self._lengths.astype(np.float32), "indptr": self._indptr,
+                       "rows": self._rows, "weights": self._weights}
+
+
+def _folder(data_dir: Path, version: int) -> Path:
+    return data_dir / f"keywords-{version}"
+
+
+def save_keyword_index(index: KeywordIndex, data_dir: Path, version: int) -> Path:
+    """Write the index's live passages as the snapshot for database ``version``, atomically; delete older ones.
+
+    Returns:
+        The snapshot's folder.
+    """
+    terms, arrays = index.compacted().arrays()
+    target = _folder(data_dir, version)
+    temporary = data_dir / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    for name, array in arrays.items():
+        with open(temporary / f"{name}.npy", "wb") as handle:
+            np.save(handle, array)
+            os.fsync(handle.fileno())
+    with open(temporary / "terms.txt", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(terms))
+        os.fsync(handle.fileno())
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(temporary, target)
+    for path in data_dir.iterdir():
+        match = _FOLDER.match(path.name)
+        if match and int(match.group(1)) < version:
+            shutil.rmtree(path, ignore_errors=True)
+    return target
+
+
+def latest_keyword_snapshot(data_dir: Path, at_most: int) -> int | None:
+    """The newest version with a saved keyword snapshot, not newer than ``at_most`` (None if there is none)."""
+    versions = [int(m.group(1)) for path in data_dir.iterdir() if (m := _FOLDER.match(path.name))]
+    versions = [version for version in versions if version <= at_most]
+    return max(versions) if versions else None
+
+
+def load_keyword_index(data_dir: Path, version: int) -> KeywordIndex | None:
+    """The snapshot for database ``version``, or None when it is missing or unreadable (the caller rebuilds)."""
+    folder = _folder(data_dir, version)
+    try:
+        arrays = {name: np.load(folder / f"{name}.npy") for name in _ARRAYS}
+        text = (folder / "terms.txt").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    terms = text.split("\n") if text else []
+    return KeywordIndex(arrays["ids"], arrays["lengths"], terms, arrays["indptr"], arrays["rows"], arrays["weights"])
