@@ -21,7 +21,8 @@ import faiss
 import numpy as np
 
 from .keyword_index import KeywordIndex, latest_keyword_snapshot, load_keyword_index, save_keyword_index
-from .vectors import approximate, latest_snapshot, load_vector_index, max_id, new_vector_index, save_vector_index
+from .vectors import (VectorIndex, is_approximate, latest_snapshot, load_vector_index, max_id, new_vector_index,
+                      save_vector_index, snapshot_index)
 
 __all__ = ["LiveKeywords", "LiveVectors"]
 
@@ -106,30 +107,43 @@ class _LiveIndex(Generic[Index]):
     def _size(self) -> int: raise NotImplementedError
 
 
-class LiveVectors(_LiveIndex[faiss.Index]):
-    """The FAISS index of passage vectors (exact, or approximate from ``vectors.APPROXIMATE_FROM`` vectors)."""
+class LiveVectors(_LiveIndex[faiss.IndexIDMap2]):
+    """The FAISS index of passage vectors (exact, or an HNSW graph from ``vectors.APPROXIMATE_FROM`` vectors)."""
 
     _META_KEY = "snapshot_max_id"
 
     def __init__(self, data_dir: Path, dimension: int):
         super().__init__(data_dir)
         self._dimension = dimension
-        self._largest = 0  # the largest id held: reading it from an IVF index means reading every list
+        self._removed: set[int] = set()  # removed from an HNSW graph, which cannot drop them: masked until the next snapshot
+        self._view = VectorIndex(new_vector_index(dimension))
+
+    def current(self, db: sqlite3.Connection, version: Callable[[], int]) -> VectorIndex:
+        """The index at the database's current version, with the passages it still holds but must not return."""
+        index = super().current(db, version)
+        view = self._view
+        if view.faiss_index is not index or len(view.removed) != len(self._removed):
+            view = self._view = VectorIndex.of(index, frozenset(self._removed))
+        return view
 
     def _latest_snapshot(self, at_most): return latest_snapshot(self._data_dir, at_most)
+    def _load(self, version): return load_vector_index(self._data_dir, version)
     def _empty(self): return new_vector_index(self._dimension)
-    def _remove(self, ids): self._index.remove_ids(np.array(ids, dtype=np.int64))
-    def _max_id(self): return self._largest
-    def _size(self): return self._index.ntotal
+    def _max_id(self): return max_id(self._index)
+    def _size(self): return self._index.ntotal - len(self._removed)
 
-    def _load(self, version):
-        index = load_vector_index(self._data_dir, version)
-        self._largest = max_id(index) if index is not None else 0
-        return index
+    def _remove(self, ids):
+        if is_approximate(self._index):
+            # Only passages the graph holds: one added and removed between two refreshes never reached it.
+            largest = max_id(self._index)
+            self._removed.update(i for i in ids if i <= largest)
+        else:
+            self._index.remove_ids(np.array(ids, dtype=np.int64))
 
     def _save(self, version):
-        # A writer that grew the index past the size for exact search makes the snapshot approximate.
-        self._index = approximate(self._index)
+        # The snapshot drops masked passages, and turns approximate (or exact again) when the size says so.
+        self._index = snapshot_index(self._index, self._removed)
+        self._removed = set()
         save_vector_index(self._index, self._data_dir, version)
 
     def _add_newer(self, db, after_id):
@@ -138,7 +152,6 @@ class LiveVectors(_LiveIndex[faiss.Index]):
             ids = np.array([row[0] for row in rows], dtype=np.int64)
             vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), self._dimension)
             self._index.add_with_ids(vectors, ids)
-            self._largest = max(self._largest, int(ids[-1]))
 
 
 class LiveKeywords(_LiveIndex[KeywordIndex]):

@@ -545,7 +545,7 @@ def measure(data_dir: Path, queries: int = 200, recall_queries: int = 100, embed
         memory["after_first_search"] = memory_mb()["rss_mb"]
         stats = kb.stats()
         report.update(passages=stats.passages, documents=stats.documents, model=stats.model, disk_mb=disk_mb(data_dir))
-        report["vector_index"] = describe_vector_index(kb.store.vector_index())
+        report["vector_index"] = describe_vector_index(kb.store.vector_index().faiss_index)
         report["latency"] = {mode: measure_latency(kb, questions, mode=mode).to_dict() for mode in ("hybrid", "dense", "keyword")}
         report["latency"]["hybrid"]["target_p50_ms"] = hybrid_target_ms(stats.passages)
         warm = memory_mb()

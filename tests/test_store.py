@@ -48,7 +48,7 @@ def test_faiss_ids_are_the_sqlite_passage_ids(store):
     save_texts(store, "/docs/a.txt", ["maternity cash benefits", "employment injury insurance"])
     save_texts(store, "/docs/b.txt", ["unemployment protection for traders"])
     index = store.vector_index()
-    assert sorted(faiss.vector_to_array(index.id_map).tolist()) == _passage_ids(store)
+    assert sorted(faiss.vector_to_array(index.faiss_index.id_map).tolist()) == _passage_ids(store)
     for passage_id, passage in store.passages(_passage_ids(store)).items():
         assert next(iter(_nearest(store, passage.text))) == passage_id
 
