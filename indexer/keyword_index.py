@@ -81,11 +81,35 @@ class KeywordIndex:
                    np.zeros(0, np.float32))
 
     @classmethod
-    def build(cls, rows: Iterable[tuple[int, str, str]]) -> KeywordIndex:
-        """An index of ``(passage id, stored text stems, stored context stems)`` rows."""
-        index = cls.empty()
-        index.add(rows)
-        return index.compacted()
+    def build(cls, rows: Iterable[tuple[int, str, str]], chunk: int = 50_000) -> KeywordIndex:
+        """An index of ``(passage id, stored text stems, stored context stems)`` rows, in compressed column form.
+
+        Made a chunk of rows at a time into flat numpy arrays (term, row, weight), so a million passages
+        need a few hundred megabytes rather than a Python object per posting.
+        """
+        terms: dict[str, int] = {}
+        ids: list[int] = []
+        lengths: list[int] = []
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        batch: list[tuple[int, str, str]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == chunk:
+                parts.append(_postings_of(batch, len(ids), terms, ids, lengths))
+                batch = []
+        if batch:
+            parts.append(_postings_of(batch, len(ids), terms, ids, lengths))
+        if not ids:
+            return cls.empty()
+        keys = np.concatenate([key for key, _ in parts])
+        weights = np.concatenate([weight for _, weight in parts])
+        order = np.argsort(keys, kind="stable")  # by term, then row
+        keys, weights = keys[order], weights[order]
+        term_of = (keys >> 32).astype(np.int64)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(term_of, minlength=len(terms)))]).astype(np.int64)
+        index = cls(np.array(ids, dtype=np.int64), np.array(lengths, dtype=np.float32), list(terms), indptr,
+                    (keys & 0xFFFFFFFF).astype(np.int32), weights.astype(np.float32))
+        return index if np.all(np.diff(index._base_ids) > 0) else index.compacted()  # rows must be in id order
 
     @property
     def size(self) -> int:
@@ -226,6 +250,25 @@ class KeywordIndex:
         terms = sorted(self._terms, key=self._terms.__getitem__)
         return terms, {"ids": self._ids, "lengths": self._lengths.astype(np.float32), "indptr": self._indptr,
                        "rows": self._rows, "weights": self._weights}
+
+
+def _postings_of(batch: list[tuple[int, str, str]], first_row: int, terms: dict[str, int], ids: list[int],
+                 lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The (term << 32 | row) keys and summed weights of one chunk of rows; extends ``terms``, ``ids`` and ``lengths``."""
+    term_numbers: list[int] = []
+    rows: list[int] = []
+    weights: list[float] = []
+    for offset, (passage_id, text, context) in enumerate(batch):
+        text_tokens, context_tokens = fts_tokens(text or ""), fts_tokens(context or "")
+        ids.append(int(passage_id))
+        lengths.append(len(text_tokens) + len(context_tokens))
+        for tokens, weight in ((text_tokens, 1.0), (context_tokens, CONTEXT_WEIGHT)):
+            term_numbers.extend(terms.setdefault(token, len(terms)) for token in tokens)
+            rows.extend([first_row + offset] * len(tokens))
+            weights.extend([weight] * len(tokens))
+    keys = (np.array(term_numbers, dtype=np.int64) << 32) | np.array(rows, dtype=np.int64)
+    unique, inverse = np.unique(keys, return_inverse=True)  # a word repeated in a passage: one posting, weights summed
+    return unique, np.bincount(inverse, weights=np.array(weights, dtype=np.float64))
 
 
 def _folder(data_dir: Path, version: int) -> Path:

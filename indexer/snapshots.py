@@ -178,4 +178,8 @@ class LiveKeywords(_LiveIndex[KeywordIndex]):
             self._index = self._index.compacted()
 
     def _add_newer(self, db, after_id):
-        self._index.add(db.execute("SELECT rowid, text, context FROM passages_fts WHERE rowid > ? ORDER BY rowid", (after_id,)))
+        rows = db.execute("SELECT rowid, text, context FROM passages_fts WHERE rowid > ? ORDER BY rowid", (after_id,))
+        if self._index.size == 0 and after_id == 0:  # no snapshot yet: build the arrays directly, without per-posting objects
+            self._index = KeywordIndex.build(rows)
+        else:
+            self._index.add(rows)

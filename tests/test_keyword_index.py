@@ -89,3 +89,12 @@ def test_ties_are_broken_by_passage_id_and_replacing_an_id_keeps_one_row():
 
 def test_tokens_follow_fts5_unicode61():
     assert fts_tokens("Formalización del_empleo 2017") == ["formalizacion", "del", "empleo", "2017"]
+
+
+def test_building_in_chunks_gives_the_index_that_adding_gives():
+    rows = [(n, f"informal worker {n % 7} pension {'pension ' * (n % 3)}", "note" if n % 2 else "") for n in range(1, 60)]
+    built, added = KeywordIndex.build(rows, chunk=8), KeywordIndex.empty()
+    added.add(rows)
+    for terms in (["informal"], ["pension", "note"], ["3", "worker"]):
+        assert built.search(terms, 20).as_dict() == pytest.approx(added.search(terms, 20).as_dict())
+    assert built.size == added.size == 59 and built.max_id() == 59
