@@ -74,6 +74,7 @@ class KeywordIndex:
         self._ids, self._lengths, self._alive = ids.copy(), lengths.astype(np.float64), np.ones(len(ids), dtype=bool)
         self._added: dict[str, tuple[list[int], list[float]]] = {}
         self._added_rows: dict[int, int] = {}  # passage id -> its row among those added since the snapshot
+        self._stats: tuple[int, np.ndarray, bool] | None = None  # see _statistics; reset by every change
 
     @classmethod
     def empty(cls) -> KeywordIndex:
@@ -146,6 +147,7 @@ class KeywordIndex:
         self._ids = np.concatenate([self._ids, np.array(ids, dtype=np.int64)])
         self._lengths = np.concatenate([self._lengths, np.array(lengths, dtype=np.float64)])
         self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
+        self._stats = None  # after the rows exist and before postings name them (see the comment above)
         for offset, passage_id in enumerate(ids):
             self._added_rows[passage_id] = first + offset
         for token, found in postings.items():
@@ -163,6 +165,7 @@ class KeywordIndex:
                     row = position
             if row is not None:
                 self._alive[row] = False
+                self._stats = None
 
     def rows_of(self, passage_ids: np.ndarray) -> np.ndarray:
         """A mask over the rows: True for the live rows of these passages."""
@@ -199,31 +202,50 @@ class KeywordIndex:
         Returns:
             Passage ids and scores (higher is better), best first, ties broken by id.
         """
-        alive = self._alive
-        count = int(alive.sum())
+        count, norms, all_alive = self._statistics()
         if not count or k <= 0:
             return KeywordScores(np.zeros(0, np.int64), np.zeros(0))
-        average = float(self._lengths[alive].sum()) / count
         found_rows, found_scores = [], []
         for term in dict.fromkeys(token for term in terms for token in fts_tokens(term)):
             rows, weights = self._postings(term)
-            rows, weights = rows[alive[rows]], weights[alive[rows]].astype(np.float64)
+            if not all_alive:
+                keep = self._alive[rows]
+                rows, weights = rows[keep], weights[keep]
             if not len(rows):
                 continue
             idf = math.log((count - len(rows) + 0.5) / (len(rows) + 0.5))
             idf = idf if idf > 0 else 1e-6
             if allowed is not None:
-                rows, weights = rows[allowed[rows]], weights[allowed[rows]]
-            norm = K1 * (1 - B + B * self._lengths[rows] / average)
-            found_rows.append(rows), found_scores.append(idf * weights * (K1 + 1) / (weights + norm))
+                keep = allowed[rows]
+                rows, weights = rows[keep], weights[keep]
+            weights = weights.astype(np.float64)
+            found_rows.append(rows), found_scores.append(idf * weights * (K1 + 1) / (weights + norms[rows]))
         if not found_rows:
             return KeywordScores(np.zeros(0, np.int64), np.zeros(0))
-        unique, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
-        totals = np.bincount(inverse, weights=np.concatenate(found_scores))
+        return self._best(np.concatenate(found_rows), np.concatenate(found_scores), k)
+
+    def _best(self, rows: np.ndarray, scores: np.ndarray, k: int) -> KeywordScores:
+        """Sum the scores per row and keep the ``k`` best rows as passage ids, best first, ties by id."""
+        if len(rows) > len(self._ids) // 16:  # many postings: one array over every row beats sorting them
+            totals = np.bincount(rows, weights=scores, minlength=len(self._ids))
+            candidates = np.flatnonzero(totals)
+            totals = totals[candidates]
+        else:
+            candidates, inverse = np.unique(rows, return_inverse=True)
+            totals = np.bincount(inverse, weights=scores)
         best = np.argpartition(-totals, min(k, len(totals)) - 1)[:k] if len(totals) > k else np.arange(len(totals))
-        ids = self._ids[unique[best]]
+        ids = self._ids[candidates[best]]
         order = np.lexsort((ids, -totals[best]))
         return KeywordScores(ids[order], totals[best][order])
+
+    def _statistics(self) -> tuple[int, np.ndarray, bool]:
+        """Live passages, each row's BM25 length norm ``k1·(1 − b + b·length/average)``, and whether every row is live."""
+        if self._stats is None:
+            alive = self._alive
+            count = int(alive.sum())
+            average = float(self._lengths[alive].sum()) / count if count else 1.0
+            self._stats = (count, K1 * (1 - B + B * self._lengths / average), count == len(alive))
+        return self._stats
 
     def compacted(self) -> KeywordIndex:
         """The live passages only, sorted by id, all in compressed column form (what a snapshot saves)."""
