@@ -58,13 +58,16 @@ class OnnxEncoder:
             ``token_type_ids``, given as zeros, when it asks for them) and giving the last hidden state.
         tokenize: texts -> (input_ids, attention_mask).
         dimension: length of the vectors.
-        spinning: let ONNX Runtime's inference threads spin (busy-wait) between and after runs, which
-            ONNX Runtime does by default. Spinning makes the next run start sooner (single-query latency)
-            but burns CPU while idle; turn it off (``session.intra_op.allow_spinning`` = 0) where several
-            processes share fewer cores than they have threads, e.g. many web workers on a small machine.
+        spinning: let ONNX Runtime's inference threads spin (busy-wait) between runs, its default, so the next
+            run starts sooner. Where several processes share the cores (gunicorn workers) an idle worker's
+            spinning threads slow the busy one (one client over HTTP: 12 ms with 2 workers against 6 ms with
+            one), so it is turned off there. Default: the ``KB_ONNX_SPINNING`` environment variable ("0" turns
+            it off), else on.
     """
 
-    def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0, spinning: bool = True):
+    def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0, spinning: bool | None = None):
+        if spinning is None:
+            spinning = os.environ.get("KB_ONNX_SPINNING", "1") != "0"
         self._model_file, self._spinning = model_file, spinning
         # Never more inference threads than the cores this process may use: more only fight over them.
         self._cores = min(len(os.sched_getaffinity(0)), 4)

@@ -1,8 +1,19 @@
 """gunicorn settings for ``kb serve`` and ``make run``."""
 
+import os
+
 # Each worker loads the model and the index before it takes its first request.
 timeout = 120
 accesslog = "-"
+
+
+def post_fork(server, worker):
+    """Before the worker loads the app: with several workers, ONNX Runtime's threads must not spin while idle.
+
+    An idle worker's spinning threads take the cores from the one answering (indexer/onnx_runtime.py).
+    """
+    if server.cfg.workers > 1:
+        os.environ.setdefault("KB_ONNX_SPINNING", "0")
 
 
 def post_worker_init(worker):

@@ -245,6 +245,18 @@ def test_spinning_can_be_turned_off(model_dir):
         spinning._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
 
 
+def test_spinning_follows_the_environment_as_gunicorn_workers_set_it(model_dir, monkeypatch):
+    from search_app import gunicorn_conf
+
+    monkeypatch.setenv("KB_ONNX_SPINNING", "")  # recorded, so that what post_fork sets is undone after the test
+    monkeypatch.delenv("KB_ONNX_SPINNING")
+    server = type("Server", (), {"cfg": type("Config", (), {"workers": 2})()})()
+    gunicorn_conf.post_fork(server, worker=None)  # what each of several workers does before loading the app
+    tokenize = onnx_runtime.onnx_model_encoder(model_dir / "model.onnx", model_dir)._tokenize
+    encoder = onnx_runtime.OnnxEncoder(model_dir / "model.onnx", tokenize, DIMENSION)
+    assert encoder._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 # --- the setting, through the knowledge base, the CLI and the web app ------------------------------
 
 def test_knowledge_base_names_the_precision_from_argument_or_environment(tmp_path, monkeypatch):
