@@ -19,6 +19,7 @@ searched as plain text (or ignored), never parsed.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sqlite3
 import threading
@@ -206,7 +207,8 @@ def fts_query(question: str, languages: Iterable[str] = (_ENGLISH,)) -> str | No
 def index_languages(db: sqlite3.Connection) -> tuple[str, ...]:
     """The languages of the index's passages ("" counted as English), for ``question_languages``.
 
-    Finding them reads every passage row, so the answer is kept per database and index version.
+    Writers keep the set in ``meta`` (``Store.save_document``); an index written before that is scanned
+    (every passage row: 3 s at a million passages). The answer is kept per database and index version.
 
     Args:
         db: a connection to the index database.
@@ -219,7 +221,9 @@ def index_languages(db: sqlite3.Connection) -> tuple[str, ...]:
     key = (database, int(row[0]) if row else 0)
     languages = _languages_cache.get(key)
     if languages is None:
-        found = {code or _ENGLISH for (code,) in db.execute("SELECT DISTINCT language FROM passages")}
+        kept = db.execute("SELECT value FROM meta WHERE key = 'languages'").fetchone()
+        codes = json.loads(kept[0]) if kept else [code for (code,) in db.execute("SELECT DISTINCT language FROM passages")]
+        found = {code or _ENGLISH for code in codes}
         languages = tuple(sorted(found or {_ENGLISH}))
         if len(_languages_cache) > 64:  # old versions are never asked for again
             _languages_cache.clear()

@@ -247,6 +247,7 @@ class Store:
             )
             if signature is not None:
                 _save_near_duplicates(db, document_id, signature, similar or {})
+            _remember_languages(db, {passage.language for passage in passages})
             _bump_version(db)
         return self.document(document_id)
 
@@ -336,6 +337,18 @@ def _save_near_duplicates(db: sqlite3.Connection, document_id: int, signature: n
     pairs = [(a, b, value) for other, value in similar.items() if other != document_id
              for a, b in ((document_id, other), (other, document_id))]
     db.executemany("INSERT INTO near_duplicates (document_id, other_id, similarity) VALUES (?, ?, ?)", pairs)
+
+
+def _remember_languages(db: sqlite3.Connection, languages: set[str]) -> None:
+    """Add passage languages to those the index holds (``keyword.index_languages``; a removal leaves them listed)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'languages'").fetchone()
+    if row is None:  # an index written before the list was kept: start from what it holds
+        known = {code for (code,) in db.execute("SELECT DISTINCT language FROM passages")}
+    else:
+        known = set(json.loads(row[0]))
+    if row is None or not languages <= known:
+        db.execute("INSERT INTO meta (key, value) VALUES ('languages', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   (json.dumps(sorted(known | languages)),))
 
 
 def _bump_version(db: sqlite3.Connection) -> None:

@@ -100,6 +100,11 @@ def test_kb_eval_json_on_a_beir_folder(beir_folder, tmp_path, monkeypatch, fake_
     assert saved["ndcg@10_per_question"]["dense"] == {query_id: 1.0 for query_id in saved["runs"]["dense"]}
     again = CliRunner().invoke(main, args, catch_exceptions=False)
     assert json.loads(again.output) == body
+    # A BEIR index of an older format (an earlier version of the indexer) is rebuilt, not refused.
+    manifest = tmp_path / "data" / "eval" / "minibeir" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 4}))
+    rebuilt = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert json.loads(rebuilt.output) == body and json.loads(manifest.read_text())["format_version"] > 4
 
 
 def test_kb_eval_on_a_document_folder_prints_a_table(small_corpus, tmp_path, monkeypatch, fake_embedder):
