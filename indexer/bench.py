@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["LatencyReport", "Machine", "machine", "measure_latency"]
 
 # Libraries whose versions a benchmark report names.
-_LIBRARIES = ("onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s")
+_LIBRARIES = ("onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "txtai")
 
 
 @dataclass(frozen=True)

@@ -1,199 +1,71 @@
-"""``kb bench DATASET --compare``: this project beside the stack a user would write by hand.
+"""``kb bench DATASET --compare``: this project beside the stack a user would write by hand (and, asked, txtai).
 
-One run on one machine, the same BEIR records, model, questions and judgments for both:
+One run on one machine, the same BEIR records, model, questions and judgments for all:
 this project (``KnowledgeBase.index_records`` into a fresh directory: ONNX Runtime, SQLite
-FTS5, FAISS) and ``handwritten.HandwrittenStack`` (sentence-transformers on PyTorch, FAISS
-``IndexFlatIP``, bm25s, convex fusion with our alpha). For each: build seconds from nothing
-(model loaded before), passages/s of that build, passages/s of the bare forward pass, warm
-p50/p95 per mode (``bench.measure_latency`` for both), the wall clock of a new process answering
-one question (median of ``COLD_RUNS``), and nDCG@10 per mode by the project's own scorer.
+FTS5, FAISS), ``handwritten.HandwrittenStack`` (sentence-transformers on PyTorch, FAISS
+``IndexFlatIP``, bm25s, convex fusion with our alpha) and, with ``--txtai``, ``txtai_stack.TxtaiStack``
+(txtai's default hybrid index over the same model folder). For each: build seconds from nothing
+(model loaded before), passages/s of that build, passages/s of the bare forward pass (not for txtai:
+the hand-written stack's model on PyTorch again), warm p50/p95 per mode (``bench.measure_latency``
+for all), the wall clock of a new process answering one question (median of ``COLD_RUNS``), and
+nDCG@10 per mode by the project's own scorer. Figures, rows, table and JSON: ``compare_report``.
 
-This project is measured first, wholly, then the hand-written stack, so the latter's PyTorch
-model is not even loaded while ours is timed. Both embed in batches of ``BATCH_SIZE``. Our latency is end to end
-(passages and documents fetched, highlights, facets); the hand-written stack returns record
-ids and scores, all it holds.
+Each stack is measured wholly before the next, so no other stack's model is even loaded while one is
+timed. Ours and the hand-written stack embed in batches of ``BATCH_SIZE``; txtai keeps its own (32).
+Our latency is end to end (passages and documents fetched, highlights, facets); the other stacks
+return record ids and scores, all they hold.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import handwritten
-from .bench import LatencyReport, Machine, machine, measure_latency
+from . import handwritten, txtai_stack
+from .bench import machine, measure_latency
 from .chunk import ChunkSettings
+# The figures' types live in compare_report; they are this module's API too (``__all__``).
+from .compare_report import BATCH_SIZE, HANDWRITTEN, OURS, TXTAI, CompareSettings, Comparison, Row, StackFigures
 from .embed import resolve_model
 from .errors import DatasetError, KBError
 from .evaluate import EvalSet, beir_records, load_beir, run_queries, score_run
-from .search import MODES
 
-__all__ = ["OURS", "HANDWRITTEN", "CompareSettings", "StackFigures", "Row", "Comparison", "compare", "cold_start_seconds"]
+__all__ = ["OURS", "HANDWRITTEN", "TXTAI", "CompareSettings", "StackFigures", "Row", "Comparison", "compare",
+           "cold_start_seconds"]
 
-OURS, HANDWRITTEN = "this project", "hand-written (ST+FAISS+bm25s)"
-#: Texts per forward pass, for both stacks (ours measured fastest with 16 on 2 cores).
-BATCH_SIZE = 16
-#: New processes timed per stack; the median is reported.
-COLD_RUNS = 3
 # One passage per record, as evaluate._beir_index indexes a BEIR corpus.
 _BEIR_CHUNKING = ChunkSettings(max_words=100_000, overlap_words=0)
 
 
-@dataclass(frozen=True)
-class CompareSettings:
-    """What to measure: questions' split, modes, timed questions, k, forward-pass sample (0: every passage)."""
-
-    split: str = "test"
-    modes: tuple[str, ...] = MODES
-    queries: int = 200
-    k: int = 10
-    forward_sample: int = 0
-    cold_runs: int = COLD_RUNS
-
-
-@dataclass(frozen=True)
-class StackFigures:
-    """Everything measured for one stack."""
-
-    name: str
-    passages: int
-    build_seconds: float
-    forward_passages: int
-    forward_seconds: float
-    latency: dict[str, LatencyReport]
-    cold_start_runs: tuple[float, ...]
-    quality: dict[str, dict[str, float]]
-    build_detail: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def build_rate(self) -> float:
-        """Passages per second of the build."""
-        return self.passages / self.build_seconds if self.build_seconds > 0 else 0.0
-
-    @property
-    def forward_rate(self) -> float:
-        """Passages per second of the forward pass alone."""
-        return self.forward_passages / self.forward_seconds if self.forward_seconds > 0 else 0.0
-
-    @property
-    def cold_start_seconds(self) -> float:
-        """The median of the cold-start runs."""
-        return statistics.median(self.cold_start_runs)
-
-    def to_dict(self) -> dict:
-        """The figures as JSON-ready values (seconds to the millisecond, rates to 0.01)."""
-        return {"name": self.name, "passages": self.passages, "build_seconds": round(self.build_seconds, 3),
-                "build_passages_per_s": round(self.build_rate, 2), "build_detail": self.build_detail,
-                "forward_passages": self.forward_passages, "forward_seconds": round(self.forward_seconds, 3),
-                "forward_passages_per_s": round(self.forward_rate, 2),
-                "latency": {mode: report.to_dict() for mode, report in self.latency.items()},
-                "cold_start_seconds": round(self.cold_start_seconds, 3),
-                "cold_start_runs": [round(value, 3) for value in self.cold_start_runs], "quality": self.quality}
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the table; ``ratio`` is above 1 where this project is ahead (None: undefined)."""
-
-    figure: str
-    ours: float
-    handwritten: float
-    ratio: float | None
-    digits: int
-
-
-def _row(figure: str, ours: float, theirs: float, digits: int, lower_is_better: bool) -> Row:
-    """A row whose ratio favours this project above 1: theirs / ours for times, ours / theirs otherwise."""
-    numerator, denominator = (theirs, ours) if lower_is_better else (ours, theirs)
-    return Row(figure, ours, theirs, round(numerator / denominator, 2) if denominator else None, digits)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Both stacks' figures on one dataset, with the machine they were measured on."""
-
-    dataset: str
-    split: str
-    questions: int
-    settings: CompareSettings
-    machine: Machine
-    ours: StackFigures
-    handwritten: StackFigures
-
-    def rows(self) -> list[Row]:
-        """The table's rows: build, throughputs, latency per mode, cold start, nDCG@10 per mode."""
-        ours, theirs = self.ours, self.handwritten
-        rows = [_row("build from nothing (s)", ours.build_seconds, theirs.build_seconds, 1, True),
-                _row("build (passages/s)", ours.build_rate, theirs.build_rate, 1, False),
-                _row("forward pass (passages/s)", ours.forward_rate, theirs.forward_rate, 1, False)]
-        for mode in self.settings.modes:
-            for name in ("p50", "p95"):
-                rows.append(_row(f"{mode} {name} (ms)", getattr(ours.latency[mode], f"{name}_ms"),
-                                 getattr(theirs.latency[mode], f"{name}_ms"), 1, True))
-        rows.append(_row("cold start, one question (s)", ours.cold_start_seconds, theirs.cold_start_seconds, 2, True))
-        rows.extend(_row(f"nDCG@10 {mode}", ours.quality[mode]["ndcg@10"], theirs.quality[mode]["ndcg@10"], 4, False)
-                    for mode in self.settings.modes)
-        return rows
-
-    def to_dict(self) -> dict:
-        """The ``kb bench --compare --json`` shape."""
-        return {"dataset": self.dataset, "split": self.split, "passages": self.ours.passages, "questions": self.questions,
-                "timed_questions": min(self.settings.queries, self.questions), "k": self.settings.k,
-                "forward_passages": self.ours.forward_passages, "batch_size": BATCH_SIZE, "machine": self.machine.to_dict(),
-                "stacks": {"this_project": self.ours.to_dict(), "handwritten": self.handwritten.to_dict()},
-                "rows": [{"figure": row.figure, "this_project": row.ours, "handwritten": row.handwritten, "ratio": row.ratio}
-                         for row in self.rows()]}
-
-    def to_table(self) -> str:
-        """The figures as an aligned markdown table under a header naming dataset, settings and machine."""
-        cells = [["figure", OURS, HANDWRITTEN, "ratio"]]
-        cells += [[row.figure, f"{row.ours:.{row.digits}f}", f"{row.handwritten:.{row.digits}f}",
-                   "n/a" if row.ratio is None else f"{row.ratio:.2f}"] for row in self.rows()]
-        widths = [max(len(line[column]) for line in cells) for column in range(4)]
-
-        def line(values: list[str]) -> str:
-            return "| " + " | ".join(value.ljust(width) if column == 0 else value.rjust(width)
-                                     for column, (value, width) in enumerate(zip(values, widths))) + " |"
-
-        rule = "|" + "|".join("-" * (width + 2) if column == 0 else "-" * (width + 1) + ":"
-                              for column, width in enumerate(widths)) + "|"
-        header = (f"{self.dataset} ({self.split}): {self.ours.passages} passages, {self.questions} questions "
-                  f"(nDCG on all, latency on {min(self.settings.queries, self.questions)} warm, k={self.settings.k}); "
-                  f"forward pass on {self.ours.forward_passages} passages, batch {BATCH_SIZE}")
-        footer = ("ratio: hand-written / this project for times, this project / hand-written for passages/s and nDCG "
-                  "(above 1: this project ahead). Our latency includes fetching passages, documents, highlights and "
-                  "facets; the hand-written stack returns ids and scores.")
-        return "\n".join([header, self.machine.describe(), "", line(cells[0]), rule, *map(line, cells[1:]), "", footer])
-
-
 def compare(kb, dataset: str | Path, settings: CompareSettings = CompareSettings(),
             say: Callable[[str], None] = lambda message: None) -> Comparison:
-    """Measure this project and the hand-written stack on a BEIR folder, one after the other.
+    """Measure this project, the hand-written stack and (``settings.txtai``) txtai on a BEIR folder, one after another.
 
     Args:
-        kb: the ``KnowledgeBase`` whose model to use; both stacks are built under ``<data dir>/bench`` and removed after.
+        kb: the ``KnowledgeBase`` whose model to use; every stack is built under ``<data dir>/bench`` and removed after.
         dataset: a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``).
-        settings: questions, modes, k, forward-pass sample.
+        settings: questions, modes, k, forward-pass sample, whether to measure txtai.
         say: told what is being measured (progress for a terminal).
 
     Returns:
-        Both stacks' figures and the machine's description (taken before anything runs).
+        Every stack's figures and the machine's description (taken before anything runs).
 
     Raises:
         DatasetError: ``dataset`` is not a BEIR folder, or has no records or no judged questions.
-        KBError: a cold-start process failed.
+        KBError: txtai was asked for and is not installed (said before anything is built), or a cold-start process failed.
     """
     folder = Path(dataset)
     if not (folder / "corpus.jsonl").is_file():
         raise DatasetError(f"{folder} has no corpus.jsonl; --compare needs a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    if settings.txtai and not txtai_stack.available():
+        raise KBError("--txtai needs txtai: pip install txtai==9.14.0 (in the dev extra)")
     host = machine()
     records, eval_set = beir_records(folder), load_beir(folder, settings.split)
     if not records or not eval_set.queries:
@@ -204,8 +76,9 @@ def compare(kb, dataset: str | Path, settings: CompareSettings = CompareSettings
     with tempfile.TemporaryDirectory(prefix="compare-", dir=parent) as work:
         ours = _measure_ours(kb, records, sample, eval_set, settings, Path(work) / "ours", say)
         theirs = _measure_handwritten(kb, records, sample, eval_set, settings, Path(work) / "handwritten", say)
+        txtai = _measure_txtai(kb, records, eval_set, settings, Path(work) / "txtai", say) if settings.txtai else None
     return Comparison(dataset=eval_set.name, split=settings.split, questions=len(eval_set.queries), settings=settings,
-                      machine=host, ours=ours, handwritten=theirs)
+                      machine=host, ours=ours, handwritten=theirs, txtai=txtai)
 
 
 def _measure_ours(kb, records: list, sample: list[str], eval_set: EvalSet, settings: CompareSettings, folder: Path,
@@ -238,32 +111,75 @@ def _measure_ours(kb, records: list, sample: list[str], eval_set: EvalSet, setti
 def _measure_handwritten(kb, records: list, sample: list[str], eval_set: EvalSet, settings: CompareSettings,
                          folder: Path, say: Callable[[str], None]) -> StackFigures:
     """The hand-written stack's figures: build and save into ``folder``, then forward pass, latency, quality, cold start."""
-    # PyTorch runs the model as trained (fp32), whatever precision ("name@int8") this project runs it at.
-    path = resolve_model(kb.model.split("@", 1)[0])
+    path = _torch_model_path(kb)
     say(f"{HANDWRITTEN}: loading the model with sentence-transformers")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar in the report
     stack = handwritten.HandwrittenStack(handwritten.SentenceTransformerEncoder(path), path, alpha=kb.fusion.alpha,
                                          depth=kb.fusion.depth, batch_size=BATCH_SIZE)
     stack.warm()
     say(f"{HANDWRITTEN}: building the index of {len(records)} records")
     timing = stack.build(records)
     save_seconds = stack.save(folder)
-    say(f"{HANDWRITTEN}: forward pass, latency, quality")
+    say(f"{HANDWRITTEN}: forward pass")
     # Over every passage the forward pass is the build's own encode call; on a sample it is timed on its own.
     forward_seconds = (timing.encode_seconds if len(sample) == len(records)
                        else _timed(lambda: stack.encoder.encode(sample, batch_size=BATCH_SIZE)))
+    detail = {"encode_seconds": round(timing.encode_seconds, 3), "index_seconds": round(timing.index_seconds, 3),
+              "save_seconds": round(save_seconds, 3)}
+    return _saved_stack_figures(HANDWRITTEN, stack, handwritten.__file__, folder, eval_set, settings, say,
+                                passages=len(records), build_seconds=timing.seconds + save_seconds,
+                                forward_passages=len(sample), forward_seconds=forward_seconds, build_detail=detail)
+
+
+def _measure_txtai(kb, records: list, eval_set: EvalSet, settings: CompareSettings, folder: Path,
+                   say: Callable[[str], None]) -> StackFigures:
+    """txtai's figures: its default hybrid index built and saved into ``folder``, then latency, quality, cold start."""
+    path = _torch_model_path(kb)
+    say(f"{TXTAI}: loading the model with txtai")
+    stack = txtai_stack.TxtaiStack.create(txtai_stack.default_config(path))
+    stack.warm()
+    say(f"{TXTAI}: building the index of {len(records)} records")
+    index_seconds = stack.build(records)
+    save_seconds = stack.save(folder)
+    # No forward pass: txtai runs the hand-written stack's PyTorch model, whose figure is in the table.
+    return _saved_stack_figures(TXTAI, stack, txtai_stack.__file__, folder, eval_set, settings, say,
+                                passages=len(records), build_seconds=index_seconds + save_seconds, forward_passages=0,
+                                forward_seconds=None,
+                                build_detail={"index_seconds": round(index_seconds, 3), "save_seconds": round(save_seconds, 3)})
+
+
+def _torch_model_path(kb) -> str:
+    """The model folder the PyTorch stacks load, their progress bars off (no "Loading weights" bar in the report)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # PyTorch runs the model as trained (fp32), whatever precision ("name@int8") this project runs it at.
+    return resolve_model(kb.model.split("@", 1)[0])
+
+
+def _saved_stack_figures(name: str, stack, script: str, folder: Path, eval_set: EvalSet, settings: CompareSettings,
+                         say: Callable[[str], None], **build) -> StackFigures:
+    """The figures of a stack built and saved into ``folder``: its build's figures, then latency, quality, cold start.
+
+    Args:
+        name: the stack's name in the table.
+        stack: the built stack: ``warm()``, and ``search(question, k=, mode=)`` giving hits with ``doc_id``.
+        script: the stack's module, run as ``python -P script search folder question`` for a cold start.
+        folder: where the stack was saved.
+        eval_set: the questions and judgments.
+        settings: modes, timed questions, k, cold-start runs.
+        say: told what is being measured.
+        build: the ``StackFigures`` fields of the build and forward pass.
+
+    Returns:
+        All the stack's figures.
+    """
+    say(f"{name}: latency, quality")
     questions = list(eval_set.queries.values())
     latency = {mode: measure_latency(stack, questions[:settings.queries], k=settings.k, mode=mode) for mode in settings.modes}
     quality = _quality(eval_set, settings.modes, lambda question, mode: stack.search(question, k=100, mode=mode),
                        lambda hit: hit.doc_id)
-    say(f"{HANDWRITTEN}: cold starts")
-    command = [sys.executable, "-P", handwritten.__file__, "search", str(folder), questions[0]]
+    say(f"{name}: cold starts")
+    command = [sys.executable, "-P", script, "search", str(folder), questions[0]]
     cold = tuple(cold_start_seconds(command) for _ in range(settings.cold_runs))
-    detail = {"encode_seconds": round(timing.encode_seconds, 3), "index_seconds": round(timing.index_seconds, 3),
-              "save_seconds": round(save_seconds, 3)}
-    return StackFigures(name=HANDWRITTEN, passages=len(records), build_seconds=timing.seconds + save_seconds,
-                        forward_passages=len(sample), forward_seconds=forward_seconds, latency=latency,
-                        cold_start_runs=cold, quality=quality, build_detail=detail)
+    return StackFigures(name=name, latency=latency, cold_start_runs=cold, quality=quality, **build)
 
 
 def _sample(texts: list[str], size: int) -> list[str]:

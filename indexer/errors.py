@@ -12,6 +12,9 @@ __all__ = [
     "EncryptedDocument",
     "CorruptDocument",
     "NoTextFound",
+    "ExtractionTimeout",
+    "ExtractionOutOfMemory",
+    "ExtractionCrashed",
     "IndexNotBuilt",
     "IndexOutdated",
     "ModelMismatch",
@@ -46,6 +49,11 @@ class ExtractionError(KBError):
         self.path = str(path)
         self.reason = reason
 
+    def __reduce__(self):
+        # An exception pickles as ``type(self)(*self.args)``, and ``args`` holds only the joined message: without
+        # this, an error raised in an extraction worker (``extraction_pool``) could not be unpickled in the parent.
+        return type(self), (self.path, self.reason), self.__dict__
+
 
 class UnsupportedFormat(ExtractionError):
     """The file's type is not one the indexer reads."""
@@ -69,6 +77,24 @@ class NoTextFound(ExtractionError):
     """The file opened but holds no text (an image-only scan, an empty deck)."""
 
     code = "no_text"
+
+
+class ExtractionTimeout(ExtractionError):
+    """Reading the file took longer than a worker may spend on one file (``KB_EXTRACT_SECONDS``)."""
+
+    code = "extraction_timeout"
+
+
+class ExtractionOutOfMemory(ExtractionError):
+    """Reading the file needed more memory than a worker may use (``KB_EXTRACT_MEMORY_MB``)."""
+
+    code = "extraction_out_of_memory"
+
+
+class ExtractionCrashed(ExtractionError):
+    """The worker reading the file died (a signal, e.g. a crash in a C library) before it answered."""
+
+    code = "extraction_crashed"
 
 
 class IndexNotBuilt(KBError):

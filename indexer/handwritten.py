@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -206,9 +206,16 @@ class HandwrittenStack:
         return {int(row): float(score) for row, score in zip(rows[0], scores[0]) if score > 0}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``search DIR QUESTION [-k N] [--mode MODE]``: load a saved stack, answer one question, print the ranking."""
-    parser = argparse.ArgumentParser(prog="handwritten", description=__doc__.split("\n")[0])
+def command_line(argv: list[str] | None, prog: str, description: str, load: Callable[[str], object]) -> None:
+    """``search DIR QUESTION [-k N] [--mode MODE]``: load a saved stack, answer one question, print the ranking.
+
+    Args:
+        argv: the arguments (None: the process's).
+        prog: the program's name in messages.
+        description: the first line of its help.
+        load: opens the stack saved in DIR; its ``search(question, k=, mode=)`` gives hits with ``doc_id`` and ``score``.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     commands = parser.add_subparsers(dest="command", required=True)
     search = commands.add_parser("search", help="answer one question from a saved stack")
     search.add_argument("folder")
@@ -216,9 +223,14 @@ def main(argv: list[str] | None = None) -> None:
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--mode", choices=MODES, default="hybrid")
     arguments = parser.parse_args(argv)
-    stack = HandwrittenStack.load(arguments.folder)
+    stack = load(arguments.folder)
     for rank, hit in enumerate(stack.search(arguments.question, k=arguments.k, mode=arguments.mode), start=1):
         print(f"{rank:>3}. {hit.doc_id}  {hit.score:.4f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The hand-written stack's ``command_line``."""
+    command_line(argv, "handwritten", __doc__.split("\n")[0], HandwrittenStack.load)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,34 @@ def highlight_ranges(text: str, terms: frozenset[str], language: str = "") -> tu
     """
     if not terms:
         return ()
-    # Only words that start like a stem can have that stem: let the regex engine skip the rest. Snowball
-    # drops some accents (Spanish "Índice" -> "indic"), so the test runs on unaccented text of the same length.
+    # Snowball drops some accents (Spanish "Índice" -> "indic"): words are looked for in unaccented lower-case
+    # text, which keeps the offsets while it has the same length (lower() lengthens a few letters, such as "İ").
+    searchable = fold_accents(text).lower()
+    if len(searchable) != len(text):
+        return _highlight_by_pattern(text, terms, language)
+    # Only words that start like a stem can have that stem: find those starts (str.find runs in C), then stem them.
+    starts = set()
+    for prefix in _prefixes(terms):
+        at = searchable.find(prefix)
+        while at != -1:
+            if at == 0 or not _WORD_CHARACTER.match(searchable, at - 1):
+                starts.add(at)
+            at = searchable.find(prefix, at + 1)
+    spans = [(start, _WORD_REST.match(searchable, start).end()) for start in sorted(starts)]
+    stems = word_stems([searchable[start:end] for start, end in spans], language)
+    return tuple(span for span, word in zip(spans, stems) if not terms.isdisjoint(word))
+
+
+_WORD_CHARACTER, _WORD_REST = re.compile(r"\w"), re.compile(r"\w*")
+
+
+@functools.lru_cache(maxsize=256)
+def _prefixes(terms: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted({fold_accents(term[:3]).lower() for term in terms}))
+
+
+def _highlight_by_pattern(text: str, terms: frozenset[str], language: str) -> tuple[tuple[int, int], ...]:
+    """``highlight_ranges`` for text whose lower case has another length: a case-blind pattern finds the words."""
     candidates = list(_prefix_pattern(terms).finditer(fold_accents(text)))
     stems = word_stems([text[m.start():m.end()].lower() for m in candidates], language)
     return tuple((m.start(), m.end()) for m, word in zip(candidates, stems) if not terms.isdisjoint(word))

@@ -14,6 +14,7 @@ from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
 from .errors import DocumentNotFound, DuplicateDocument, IndexNotBuilt, KBError, ModelMismatch
+from .extraction_pool import ExtractionLimits
 from .language import detect_language
 from .ocr import OcrSettings
 from .pipeline import add_file, index_files, index_records
@@ -63,6 +64,8 @@ class KnowledgeBase:
         per_document: default cap on passages of one document in a result (0: none).
         fusion: how hybrid search combines dense and keyword scores.
         ocr: how PDF pages without readable text are OCR'd (default: ``KB_OCR*`` environment variables).
+        limits: time per file and memory per worker process for reading files
+            (default: ``KB_EXTRACT_SECONDS`` and ``KB_EXTRACT_MEMORY_MB``).
     """
 
     #: Where ``index`` leaves its last report, for ``/admin``.
@@ -70,7 +73,8 @@ class KnowledgeBase:
 
     def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
                  chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500, per_document: int = 3,
-                 fusion: Fusion = Fusion(), ocr: OcrSettings | None = None, precision: str | None = None):
+                 fusion: Fusion = Fusion(), ocr: OcrSettings | None = None, precision: str | None = None,
+                 limits: ExtractionLimits | None = None):
         self.data_dir = Path(data_dir)
         self.per_document = per_document
         self.fusion = fusion
@@ -81,6 +85,7 @@ class KnowledgeBase:
         self.chunking = chunking
         self.max_query_chars = max_query_chars
         self.ocr = OcrSettings.from_environ() if ocr is None else ocr
+        self.limits = ExtractionLimits.from_environ() if limits is None else limits
         self._embedder = embedder
         self._store: Store | None = None
         self._lock = threading.Lock()
@@ -140,7 +145,8 @@ class KnowledgeBase:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         files = find_files([Path(path) for path in paths])
         store = self._writable_store()
-        report = index_files(store, self.embedder, files, self.chunking, progress=progress, ocr=self.ocr)
+        report = index_files(store, self.embedder, files, self.chunking, progress=progress, ocr=self.ocr,
+                             limits=self.limits)
         if prune:
             kept = {source.identity for source in files}
             folders = [str(Path(path).resolve()) + os.sep for path in paths if Path(path).is_dir()]
@@ -190,7 +196,7 @@ class KnowledgeBase:
             twin = store.find_document(sha256=sha256) if filename else None
             if twin is not None:
                 raise DuplicateDocument(path, twin.id, twin.path, twin.filename)
-            return add_file(store, self.embedder, source, self.chunking, self.ocr).document
+            return add_file(store, self.embedder, source, self.chunking, self.ocr, self.limits).document
 
     def update(self, document_id: int, fields: dict) -> Document:
         """Change a document's catalogue fields; a field set to None or "" is removed.

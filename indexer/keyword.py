@@ -83,9 +83,16 @@ def _fold_table() -> dict[int, str]:
 _FOLD = _fold_table()
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def fold_accents(text: str) -> str:
     """The text with accented Latin letters replaced by their base letter (same length)."""
-    return text if text.isascii() else text.translate(_FOLD)  # isascii is a flag check; translate walks every character
+    if text.isascii():  # a flag check
+        return text
+    # Translating only the runs of non-ASCII characters: str.translate looks every character up in the table
+    # (a SciFact abstract: 19 us against 4 us).
+    return _NON_ASCII.sub(lambda run: run.group().translate(_FOLD), text)
 
 
 def _stemmer(language: str) -> Stemmer.Stemmer | None:
@@ -171,6 +178,8 @@ def question_languages(question: str, held: Sequence[str]) -> tuple[str, ...]:
     Returns:
         ISO 639-1 codes, English first.
     """
+    if set(held) <= {_ENGLISH, ""}:  # an English index stems every question in English: no need to detect it
+        return (_ENGLISH,)
     language = detect_language(question)
     return tuple(dict.fromkeys((_ENGLISH, language) if language in held else (_ENGLISH, *held)))
 

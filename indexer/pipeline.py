@@ -2,7 +2,8 @@
 
 Every file is handled on its own: one that cannot be read is recorded in the
 report with its reason and the run goes on; one whose content hash and
-catalogue fields are unchanged is not read again.
+catalogue fields are unchanged is not read again. Files are read in worker
+processes, in parallel and with a time and memory limit (``extraction_pool``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .catalog import guess_type
 from .chunk import ChunkSettings, chunk_sections
 from .embed import Embedder
 from .errors import DuplicateDocument, ExtractionError
-from .extract import extract
+from .extraction_pool import Extraction, ExtractionLimits, extract_files, extract_one
 from .language import assign_languages
 from .near_duplicates import signature, similar_documents
 from .notices import find_notices, strip_notices
@@ -54,12 +55,24 @@ class AddOutcome:
     extracted: ExtractedText | None = None
 
 
+@dataclass(frozen=True)
+class _Unread:
+    """A new or changed file, checked against the index, still to be read."""
+
+    source: SourceFile
+    sha256: str
+    existing: Document | None
+    seconds: float
+
+
 def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunking: ChunkSettings, progress: bool = False,
-                ocr: OcrSettings = OcrSettings()) -> IndexReport:
+                ocr: OcrSettings = OcrSettings(), limits: ExtractionLimits | None = None) -> IndexReport:
     """Add new and changed files to the index; leave unchanged ones alone.
 
     Every file is read first, so that a notice the collection repeats on every first page
     (see ``notices``) is known before any passage is cut; then the files are embedded and saved.
+    Files are checked against the index here, and the new and changed ones read in worker
+    processes, all at once (``extraction_pool``).
 
     Args:
         store: the open index, which this call locks for writing.
@@ -68,16 +81,18 @@ def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunk
         chunking: passage length and overlap.
         progress: show progress bars (for a terminal).
         ocr: how pages without readable text are OCR'd.
+        limits: time per file and memory per worker for reading (default: ``KB_EXTRACT_*`` environment variables).
 
     Returns:
         What happened to each file, in the order of ``files``.
     """
+    limits = ExtractionLimits.from_environ() if limits is None else limits
     report = IndexReport()
     started = time.perf_counter()
-    outcomes: list[ReadFile | FileReport] = []
     with store.writing():
-        for source in tqdm(files, desc="reading", unit="file", disable=not progress, dynamic_ncols=True):
-            outcomes.append(_read_one(store, source, ocr, report))
+        reading = tqdm(total=len(files), desc="reading", unit="file", disable=not progress, dynamic_ncols=True)
+        outcomes = _read_all(store, files, ocr, limits, report, reading)
+        reading.close()
         read = [outcome for outcome in outcomes if isinstance(outcome, ReadFile) and outcome.extracted is not None]
         notices = store.remember_notices(find_notices([outcome.extracted for outcome in read]))
         saving = tqdm(total=len(read), desc="embedding", unit="file", disable=not progress, dynamic_ncols=True)
@@ -89,16 +104,34 @@ def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunk
     return report
 
 
-def _read_one(store: Store, source: SourceFile, ocr: OcrSettings, report: IndexReport) -> ReadFile | FileReport:
-    """Read one file, or say in ``report`` why it is a duplicate or cannot be read."""
+def _read_all(store: Store, files: list[SourceFile], ocr: OcrSettings, limits: ExtractionLimits, report: IndexReport,
+              bar: tqdm) -> list[ReadFile | FileReport]:
+    """Check every file against the index, then read the new and changed ones in worker processes, all at once."""
+    checked = [_check_one(store, source, report) for source in files]
+    unread = [item for item in checked if isinstance(item, _Unread)]
+    bar.update(len(checked) - len(unread))
+    extractions = iter(extract_files([item.source.path for item in unread], ocr, limits, on_each=lambda: bar.update(1)))
+    return [_finish_read(item, next(extractions), report) if isinstance(item, _Unread) else item for item in checked]
+
+
+def _check_one(store: Store, source: SourceFile, report: IndexReport) -> ReadFile | _Unread | FileReport:
+    """Check one file against the index, or say in ``report`` why it is a duplicate or cannot be read."""
     label, started = str(source.path), time.perf_counter()
     try:
-        return read_file(store, source, ocr)
+        return _check(store, source)
     except DuplicateDocument as error:
         report.duplicates[label] = error.existing
         return FileReport(label, "duplicate", reason=error.message, seconds=time.perf_counter() - started)
-    except Exception as error:  # an unreadable file, or a parser bug on one odd file, must not stop the run
+    except Exception as error:  # an unreadable file must not stop the run
         return _skipped(report, label, error, time.perf_counter() - started)
+
+
+def _finish_read(unread: _Unread, extraction: Extraction, report: IndexReport) -> ReadFile | FileReport:
+    """A read file, or, when it could not be read (or a parser failed on one odd file), its entry in ``report``."""
+    seconds = unread.seconds + extraction.seconds
+    if extraction.error is not None:
+        return _skipped(report, str(unread.source.path), extraction.error, seconds)
+    return ReadFile(unread.source, unread.sha256, unread.existing, extraction.text, seconds)
 
 
 def _save_one(store: Store, embedder: Embedder, read: ReadFile, chunking: ChunkSettings, notices: set[str],
@@ -137,20 +170,36 @@ def _skipped(report: IndexReport, label: str, error: Exception, seconds: float) 
     return FileReport(label, "skipped", reason=reason, seconds=seconds)
 
 
-def read_file(store: Store, source: SourceFile, ocr: OcrSettings = OcrSettings()) -> ReadFile:
+def read_file(store: Store, source: SourceFile, ocr: OcrSettings = OcrSettings(),
+              limits: ExtractionLimits | None = None) -> ReadFile:
     """Check a file against the index and read it when it is new or changed: the first half of adding it.
 
     Args:
         store: the open index (the caller holds its write lock).
         source: the file, its name, catalogue fields and identity.
         ocr: how pages without readable text are OCR'd.
+        limits: time and memory for reading it in a worker process (default: ``KB_EXTRACT_*`` environment variables).
 
     Returns:
         The file with its hash, the document it was indexed as (if any) and its text (None when unchanged).
 
     Raises:
         DuplicateDocument: another document has the same content.
-        ExtractionError: the file cannot be read.
+        ExtractionError: the file cannot be read (also when it takes too long or too much memory).
+        OSError: the file cannot be opened.
+    """
+    checked = _check(store, source)
+    if isinstance(checked, ReadFile):
+        return checked
+    extracted, seconds = extract_one(source.path, ocr, ExtractionLimits.from_environ() if limits is None else limits)
+    return ReadFile(source, checked.sha256, checked.existing, extracted, checked.seconds + seconds)
+
+
+def _check(store: Store, source: SourceFile) -> ReadFile | _Unread:
+    """Hash a file and look it up: the ``ReadFile`` of an unchanged file (nothing to read), or the file to read.
+
+    Raises:
+        DuplicateDocument: another document has the same content.
         OSError: the file cannot be opened.
     """
     started = time.perf_counter()
@@ -161,7 +210,7 @@ def read_file(store: Store, source: SourceFile, ocr: OcrSettings = OcrSettings()
     twin = store.find_document(sha256=sha256)
     if twin and (existing is None or twin.id != existing.id):
         raise DuplicateDocument(source.path, twin.id, twin.path, twin.filename)
-    return ReadFile(source, sha256, existing, extract(source.path, ocr), time.perf_counter() - started)
+    return _Unread(source, sha256, existing, time.perf_counter() - started)
 
 
 def save_file(store: Store, embedder: Embedder, read: ReadFile, chunking: ChunkSettings, notices: set[str]) -> AddOutcome:
@@ -188,7 +237,7 @@ def save_file(store: Store, embedder: Embedder, read: ReadFile, chunking: ChunkS
 
 
 def add_file(store: Store, embedder: Embedder, source: SourceFile, chunking: ChunkSettings,
-             ocr: OcrSettings = OcrSettings()) -> AddOutcome:
+             ocr: OcrSettings = OcrSettings(), limits: ExtractionLimits | None = None) -> AddOutcome:
     """Add a file, or update the document it was indexed as; unchanged content and fields are left alone.
 
     Args:
@@ -197,16 +246,17 @@ def add_file(store: Store, embedder: Embedder, source: SourceFile, chunking: Chu
         source: the file, its name, catalogue fields and identity.
         chunking: passage length and overlap.
         ocr: how pages without readable text are OCR'd.
+        limits: time and memory for reading it in a worker process (default: ``KB_EXTRACT_*`` environment variables).
 
     Returns:
         The stored document, whether anything changed, and what was read.
 
     Raises:
         DuplicateDocument: another document has the same content.
-        ExtractionError: the file cannot be read.
+        ExtractionError: the file cannot be read (also when it takes too long or too much memory).
         OSError: the file cannot be opened.
     """
-    read = read_file(store, source, ocr)
+    read = read_file(store, source, ocr, limits)
     if read.extracted is None:
         return AddOutcome(read.existing, changed=False)
     return save_file(store, embedder, read, chunking, store.notices())

@@ -6,8 +6,8 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from indexer import (CorruptDocument, DocumentNotFound, DuplicateDocument, EncryptedDocument, ExtractionError,
-                     IndexNotBuilt, IndexOutdated, InvalidField, InvalidQuery, KBError, ModelMismatch, ModelUnavailable, NoTextFound,
-                     UnsupportedFormat)
+                     ExtractionOutOfMemory, ExtractionTimeout, IndexNotBuilt, IndexOutdated, InvalidField, InvalidQuery,
+                     KBError, ModelMismatch, ModelUnavailable, NoTextFound, UnsupportedFormat)
 
 __all__ = ["register_error_handlers", "error_response", "STATUS_BY_ERROR", "APIError"]
 
@@ -19,6 +19,9 @@ STATUS_BY_ERROR = {
     DocumentNotFound: 404,
     DuplicateDocument: 409,
     UnsupportedFormat: 415,
+    # Too big to read within the limits set for one file (KB_EXTRACT_SECONDS, KB_EXTRACT_MEMORY_MB).
+    ExtractionTimeout: 413,
+    ExtractionOutOfMemory: 413,
     NoTextFound: 422,
     EncryptedDocument: 422,
     CorruptDocument: 422,

@@ -5,6 +5,8 @@ import os
 # Each worker loads the model and the index before it takes its first request.
 timeout = 120
 accesslog = "-"
+# gunicorn 24+ opens a control socket (gunicorn.ctl) in the working directory by default; nothing here uses it.
+control_socket_disable = True
 
 
 def post_fork(server, worker):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -127,6 +128,22 @@ def make_docx(path: Path, sections: dict[str, list[str]], title: str = "") -> Pa
                 document.add_paragraph(paragraph)
     document.save(str(path))
     return path
+
+
+def make_beir(folder: Path) -> Path:
+    """A BEIR folder of 30 short records on distinct subjects, 4 test questions judged by record id."""
+    subjects = ["pension", "health", "maternity", "injury", "unemployment", "disability"]
+    places = ["Thailand", "Zambia", "China", "Argentina", "Mongolia"]
+    records = [{"_id": f"d{n}", "title": f"{subject} in {place}",
+                "text": f"The {subject} scheme of {place} covers workers and their families, financed by contributions."}
+               for n, (subject, place) in enumerate((s, p) for s in subjects for p in places)]
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    questions = {"q1": "pension in Zambia", "q2": "maternity benefits China", "q3": "injury Mongolia", "q4": "unemployment"}
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": text}) + "\n" for q, text in questions.items()))
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td12\t1\nq3\td19\t1\nq4\td20\t1\n")
+    return folder
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``kb bench``: latency figures per mode, and ``--compare`` beside the hand-written stack (figures reported, not asserted)."""
+"""``kb bench``: latency figures per mode, and ``--compare`` beside the hand-written stack and txtai (figures reported, not asserted)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from click.testing import CliRunner
 import indexer.compare
 import indexer.handwritten
 import indexer.kb
+import indexer.txtai_stack
 from indexer import KBError
 from indexer.bench import measure_latency
 from indexer.cli import main
 from indexer.compare import cold_start_seconds
 from indexer.evaluate import METRICS
+
+from .conftest import make_beir
 
 
 def test_measure_latency_reports_ordered_percentiles(indexed_kb):
@@ -38,22 +41,6 @@ def test_kb_bench_json_lists_every_mode(small_corpus, tmp_path, monkeypatch, fak
     assert all(entry["queries"] == 3 for entry in body["latency"])
 
 
-def make_beir(folder):
-    """A BEIR folder of 30 short records on distinct subjects, 4 test questions judged by record id."""
-    subjects = ["pension", "health", "maternity", "injury", "unemployment", "disability"]
-    places = ["Thailand", "Zambia", "China", "Argentina", "Mongolia"]
-    records = [{"_id": f"d{n}", "title": f"{subject} in {place}",
-                "text": f"The {subject} scheme of {place} covers workers and their families, financed by contributions."}
-               for n, (subject, place) in enumerate((s, p) for s in subjects for p in places)]
-    folder.mkdir()
-    (folder / "corpus.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
-    questions = {"q1": "pension in Zambia", "q2": "maternity benefits China", "q3": "injury Mongolia", "q4": "unemployment"}
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": text}) + "\n" for q, text in questions.items()))
-    (folder / "qrels").mkdir()
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td12\t1\nq3\td19\t1\nq4\td20\t1\n")
-    return folder
-
-
 @dataclass
 class CompareRun:
     """``kb bench BEIR --compare`` with fakes: what it printed, the cold-start commands and the runs it scored."""
@@ -65,9 +52,12 @@ class CompareRun:
 
 @pytest.fixture
 def compare_run(tmp_path, monkeypatch, fake_embedder) -> CompareRun:
-    """The fake embedder on both sides; cold starts and ranx (whose first call compiles for seconds) stubbed and recorded."""
+    """The fake embedder in every stack; cold starts and ranx (whose first call compiles for seconds) stubbed and recorded."""
     monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
     monkeypatch.setattr(indexer.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
+    # txtai's "external" vectors: its hybrid index over the fake embedder's vectors instead of a model.
+    monkeypatch.setattr(indexer.txtai_stack, "default_config",
+                        lambda path: {"transform": lambda texts: fake_embedder.encode(texts), "hybrid": True})
     beir = make_beir(tmp_path / "tinyfact")
 
     def invoke(*options) -> str:
@@ -121,6 +111,43 @@ def test_kb_bench_compare_prints_an_aligned_table(compare_run):
     assert [line.split("|")[1].strip() for line in table[2:]] == [
         "build from nothing (s)", "build (passages/s)", "forward pass (passages/s)", "keyword p50 (ms)", "keyword p95 (ms)",
         "cold start, one question (s)", "nDCG@10 keyword"]
+
+
+def test_kb_bench_compare_with_txtai_adds_its_column_and_ratio(compare_run):
+    lines = compare_run.invoke("--txtai", "--mode", "dense").splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert [cell.strip() for cell in table[0].strip("|").split("|")] == [
+        "figure", "this project", "hand-written (ST+FAISS+bm25s)", "ratio", "txtai (hybrid=True)", "ratio (txtai)"]
+    assert len({len(line) for line in table}) == 1  # aligned
+    rows = {cells[0]: cells[1:] for cells in ([cell.strip() for cell in line.strip("|").split("|")] for line in table[2:])}
+    assert rows["forward pass (passages/s)"][3:] == ["—", "—"]  # txtai's forward pass is not timed
+    others = [values for figure, values in rows.items() if figure != "forward pass (passages/s)"]
+    assert all(float(values[3]) >= 0 and float(values[4]) > 0 for values in others)  # txtai's figure and ratio
+    assert "txtai: Embeddings(path=model, hybrid=True)" in lines[-1]
+
+
+def test_kb_bench_compare_json_with_txtai_gives_its_figures(compare_run):
+    body = json.loads(compare_run.invoke("--txtai", "--json", "--queries", "3"))
+    txtai = body["stacks"]["txtai"]
+    assert list(body["stacks"]) == ["this_project", "handwritten", "txtai"] and txtai["name"] == "txtai (hybrid=True)"
+    assert txtai["passages"] == 30 and txtai["build_seconds"] > 0 and set(txtai["build_detail"]) == {"index_seconds", "save_seconds"}
+    assert txtai["forward_seconds"] is None and txtai["forward_passages_per_s"] is None
+    assert all(report["queries"] == 3 and 0 < report["p50_ms"] <= report["p95_ms"] for report in txtai["latency"].values())
+    assert txtai["cold_start_seconds"] == 0.25 and list(txtai["quality"]) == ["hybrid", "dense", "keyword"]
+    assert all({"this_project", "handwritten", "ratio", "txtai", "txtai_ratio"} <= set(row) for row in body["rows"])
+    assert compare_run.commands[-1][1:3] == ["-P", indexer.txtai_stack.__file__]
+    assert len(compare_run.runs) == 9  # three modes for each of the three stacks
+    # txtai's keyword ranking (weights 0) puts the record holding every word of the question first, as the others do.
+    assert [max(compare_run.runs[8][q], key=compare_run.runs[8][q].get) for q in ("q1", "q2", "q3")] == ["d1", "d12", "d19"]
+
+
+def test_kb_bench_txtai_needs_compare_and_txtai(compare_run, monkeypatch, tmp_path):
+    beir = make_beir(tmp_path / "other")
+    result = CliRunner().invoke(main, ["bench", str(beir), "--txtai", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code != 0 and "--txtai goes with --compare" in result.output
+    monkeypatch.setattr(indexer.txtai_stack, "available", lambda: False)
+    result = CliRunner().invoke(main, ["bench", str(beir), "--compare", "--txtai", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code != 0 and "pip install txtai==9.14.0" in result.output and not compare_run.commands
 
 
 def test_kb_bench_compare_refuses_a_folder_that_is_not_beir(small_corpus, tmp_path):

@@ -100,8 +100,8 @@ def test_command_line_answers_one_question_from_a_saved_stack(stack, fake_embedd
     assert len(lines) == 2 and lines[0].split()[1] == "domestic"
 
 
-def test_importing_the_library_leaves_the_competitor_and_pytorch_alone():
-    code = ("import sys, indexer, indexer.cli; "
-            "print(sorted(m for m in ('indexer.handwritten', 'indexer.compare', 'torch', 'sentence_transformers') if m in sys.modules))")
+def test_importing_the_library_leaves_the_competitors_and_pytorch_alone():
+    competitors = "'indexer.handwritten', 'indexer.txtai_stack', 'indexer.compare', 'torch', 'sentence_transformers', 'txtai'"
+    code = f"import sys, indexer, indexer.cli; print(sorted(m for m in ({competitors}) if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

@@ -20,7 +20,7 @@ from ..ocr import OcrSettings, tesseract_available
 from ..records import ExtractedText
 from .titles import choose_title
 
-__all__ = ["extract", "detect_format", "SUPPORTED_EXTENSIONS", "SUPPORTED_FORMATS"]
+__all__ = ["extract", "detect_format", "READER_MODULES", "SUPPORTED_EXTENSIONS", "SUPPORTED_FORMATS"]
 
 # Format -> (module of this package, its function), imported by ``_extractor`` when a file of that format comes.
 _EXTRACTORS = {
@@ -32,6 +32,8 @@ _EXTRACTORS = {
     "text": (".text", "extract_text"),
 }
 SUPPORTED_FORMATS = tuple(_EXTRACTORS)
+#: Every format's reader module, for a process that loads them all at once (the extraction workers, ``extraction_pool``).
+READER_MODULES = tuple(dict.fromkeys(f"{__name__}{module}" for module, _ in _EXTRACTORS.values()))
 #: File endings that ``kb index DIR`` picks up when it walks a folder.
 SUPPORTED_EXTENSIONS = (".pdf", ".pptx", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".doc", ".ppt")
 _TEXT_EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
