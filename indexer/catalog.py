@@ -8,6 +8,7 @@ document; files it does not name are indexed all the same.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import yaml
 
 from .errors import CatalogError, InvalidField
 
-__all__ = ["CATALOG_NAME", "FIELDS", "read_catalog", "guess_type", "clean_fields"]
+__all__ = ["CATALOG_NAME", "CatalogField", "CATALOG_FIELDS", "FIELDS", "read_catalog", "guess_type", "clean_fields"]
 
 CATALOG_NAME = "catalog.yaml"
 _TYPE_BY_FORMAT = {"pptx": "presentation", "pdf": "document", "docx": "document", "html": "web page", "markdown": "note", "text": "text"}
@@ -65,11 +66,40 @@ def guess_type(file_format: str) -> str:
     return _TYPE_BY_FORMAT.get(file_format, "document")
 
 
-#: Catalogue fields a user may set on a document, and what each holds.
-FIELDS = {
-    "title": "text", "type": "text", "session": "number", "countries": "list", "language": "text",
-    "date": "date", "speakers": "list", "organisation": "text",
-}
+@dataclass(frozen=True)
+class CatalogField:
+    """One catalogue field a user may set on a document (catalog.yaml, ``kb add``, the admin page, PATCH).
+
+    Attributes:
+        name: its key in catalog.yaml and in the document's metadata.
+        kind: "text", "number", "list" (several names) or "date" (YYYY, YYYY-MM or YYYY-MM-DD).
+        label: its name on a page.
+        hint: what to type, shown beside the input (may be empty).
+        filter: the search filter that selects on it (``filters.FILTER_FIELDS``), or "" for none.
+        facet: whether search results count documents per value of that filter.
+    """
+
+    name: str
+    kind: str
+    label: str
+    hint: str = ""
+    filter: str = ""
+    facet: bool = False
+
+
+#: The catalogue fields, in the order forms show them. Search filters and facets are read from here too.
+CATALOG_FIELDS = (
+    CatalogField("title", "text", "Title", "blank: taken from the file"),
+    CatalogField("type", "text", "Type", "e.g. presentation, report, country note", filter="type", facet=True),
+    CatalogField("session", "number", "Session", "its number, e.g. 2", filter="session", facet=True),
+    CatalogField("countries", "list", "Countries", "comma-separated", filter="country", facet=True),
+    CatalogField("language", "text", "Language", "e.g. en", filter="language", facet=True),
+    CatalogField("date", "date", "Date", "2017-05-23, 2017-05 or 2017", filter="year", facet=True),
+    CatalogField("speakers", "list", "Speakers", "comma-separated", filter="speaker"),
+    CatalogField("organisation", "text", "Organisation", filter="organisation"),
+)
+#: Catalogue fields by name: what each holds.
+FIELDS = {field.name: field.kind for field in CATALOG_FIELDS}
 
 
 def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
