@@ -77,6 +77,8 @@ class CatalogField:
         hint: what to type, shown beside the input (may be empty).
         filter: the search filter that selects on it (``filters.FILTER_FIELDS``), or "" for none.
         facet: whether search results count documents per value of that filter.
+        option: its ``kb add`` option without the dashes, when not its name (a list field's is singular and
+            repeated: ``--country A --country B``).
     """
 
     name: str
@@ -85,6 +87,7 @@ class CatalogField:
     hint: str = ""
     filter: str = ""
     facet: bool = False
+    option: str = ""
 
 
 #: The catalogue fields, in the order forms show them. Search filters and facets are read from here too.
@@ -92,10 +95,10 @@ CATALOG_FIELDS = (
     CatalogField("title", "text", "Title", "blank: taken from the file"),
     CatalogField("type", "text", "Type", "e.g. presentation, report, country note", filter="type", facet=True),
     CatalogField("session", "number", "Session", "its number, e.g. 2", filter="session", facet=True),
-    CatalogField("countries", "list", "Countries", "comma-separated", filter="country", facet=True),
-    CatalogField("language", "text", "Language", "e.g. en", filter="language", facet=True),
+    CatalogField("countries", "list", "Countries", "comma-separated", filter="country", facet=True, option="country"),
+    CatalogField("language", "text", "Language", "e.g. en", filter="language", facet=True, option="lang"),
     CatalogField("date", "date", "Date", "2017-05-23, 2017-05 or 2017", filter="year", facet=True),
-    CatalogField("speakers", "list", "Speakers", "comma-separated", filter="speaker"),
+    CatalogField("speakers", "list", "Speakers", "comma-separated", filter="speaker", option="speaker"),
     CatalogField("organisation", "text", "Organisation", filter="organisation"),
 )
 #: Catalogue fields by name: what each holds.

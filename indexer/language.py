@@ -31,7 +31,7 @@ import numpy as np
 import py3langid
 from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-from .onnx_runtime import _cache_dir
+from . import settings
 from .records import Passage
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ _CACHE_LAYOUT = 1
 @functools.lru_cache(maxsize=1)
 def _identifier() -> LanguageIdentifier:
     """py3langid's bundled model, loaded on first use (importing the indexer stays cheap)."""
-    return load_identifier(_cache_dir())
+    return load_identifier(settings.cache_dir())
 
 
 def load_identifier(cache_dir: Path, model_file: Path = MODEL_DIR / MODEL_FILE) -> LanguageIdentifier:

@@ -21,15 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .errors import InvalidSetting
 from .normalize import join_lines
+from .settings import default, read
 
 __all__ = ["OcrSettings", "OcrPage", "OcrQueue", "ocr_image", "tesseract_available", "looks_like_text"]
 
 log = logging.getLogger(__name__)
 
-_YES = ("1", "true", "yes", "on")
-_NO = ("0", "false", "no", "off")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _LATIN = re.compile(r"^[a-zà-öø-ÿ]+$", re.IGNORECASE)
 _VOWELS = frozenset("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
@@ -47,9 +45,9 @@ class OcrSettings:
         dpi: resolution pages are rendered at for Tesseract, which reads best near 300.
     """
 
-    enabled: bool = True
-    languages: str = "eng+spa+fra"
-    page_timeout: float = 120.0
+    enabled: bool = default("KB_OCR")
+    languages: str = default("KB_OCR_LANGUAGES")
+    page_timeout: float = default("KB_OCR_PAGE_TIMEOUT")
     dpi: int = 300
 
     @classmethod
@@ -59,20 +57,8 @@ class OcrSettings:
         Raises:
             InvalidSetting: ``KB_OCR`` is not a yes/no value, or ``KB_OCR_PAGE_TIMEOUT`` no positive number.
         """
-        environ = os.environ if environ is None else environ
-        default = cls()
-        switch = environ.get("KB_OCR", "").strip().lower()
-        if switch and switch not in _YES + _NO:
-            raise InvalidSetting(f"KB_OCR must be 1 or 0 (on or off), not {switch!r}")
-        timeout = environ.get("KB_OCR_PAGE_TIMEOUT", "").strip()
-        try:
-            page_timeout = float(timeout) if timeout else default.page_timeout
-        except ValueError:
-            page_timeout = 0.0
-        if page_timeout <= 0:
-            raise InvalidSetting(f"KB_OCR_PAGE_TIMEOUT must be a number of seconds above 0 (e.g. 120), not {timeout!r}")
-        return cls(enabled=default.enabled if not switch else switch in _YES,
-                   languages=environ.get("KB_OCR_LANGUAGES") or default.languages, page_timeout=page_timeout)
+        return cls(enabled=read("KB_OCR", environ), languages=read("KB_OCR_LANGUAGES", environ),
+                   page_timeout=read("KB_OCR_PAGE_TIMEOUT", environ))
 
 
 @dataclass(frozen=True)

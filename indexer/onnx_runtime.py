@@ -33,10 +33,10 @@ from typing import Callable
 
 import numpy as np
 
+from .settings import PRECISIONS, cache_dir, read
+
 __all__ = ["OnnxEncoder", "PRECISIONS", "onnx_encoder_for", "cached_encoder", "onnx_model_encoder", "quantised"]
 
-#: What the weights of a model run at: as trained, or dynamically quantised to int8.
-PRECISIONS = ("fp32", "int8")
 #: Longest input when a model directory does not say (all-MiniLM-L6-v2's ``max_seq_length``).
 DEFAULT_MAX_LENGTH = 256
 
@@ -44,10 +44,6 @@ DEFAULT_MAX_LENGTH = 256
 Tokenize = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 log = logging.getLogger(__name__)
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("KB_CACHE_DIR") or Path.home() / ".cache" / "kb-search")
 
 
 class OnnxEncoder:
@@ -61,13 +57,13 @@ class OnnxEncoder:
         spinning: let ONNX Runtime's inference threads spin (busy-wait) between runs, its default, so the next
             run starts sooner. Where several processes share the cores (gunicorn workers) an idle worker's
             spinning threads slow the busy one (one client over HTTP: 12 ms with 2 workers against 6 ms with
-            one), so it is turned off there. Default: the ``KB_ONNX_SPINNING`` environment variable ("0" turns
-            it off), else on.
+            one), so it is turned off there. Default: the ``KB_ONNX_SPINNING`` setting ("0" turns it off),
+            else on.
     """
 
     def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0, spinning: bool | None = None):
         if spinning is None:
-            spinning = os.environ.get("KB_ONNX_SPINNING", "1") != "0"
+            spinning = read("KB_ONNX_SPINNING")
         self._model_file, self._spinning = model_file, spinning
         # Never more inference threads than the cores this process may use: more only fight over them.
         self._cores = min(len(os.sched_getaffinity(0)), 4)
@@ -143,7 +139,7 @@ def _is_mean_pooled(model) -> bool:
 def _export_paths(location: str) -> tuple[Path, Path, Path]:
     """Where the export of the model loaded from ``location`` lives: model, tokenizer, facts."""
     key = hashlib.sha256(f"{Path(location).resolve() if Path(location).exists() else location}".encode()).hexdigest()[:16]
-    folder = _cache_dir()
+    folder = cache_dir()
     return folder / f"{key}.onnx", folder / f"{key}.tokenizer.json", folder / f"{key}.json"
 
 

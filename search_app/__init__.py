@@ -6,47 +6,43 @@ from typing import Any
 
 from flask import Flask
 
-from indexer import KnowledgeBase
+from indexer import Embedder
+from indexer.settings import load
 
 from .admin import admin
 from .api import api
-from .embed import embed, init_embedding
 from .errors import register_error_handlers
 from .pages import pages
-from .settings import load_settings
+from .state import attach_knowledge_base
+from .widget import init_widget, widget
 
 __all__ = ["create_app"]
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the web app: settings from defaults, then ``KB_*`` variables, then ``config``.
+def create_app(config: dict[str, Any] | None = None, embedder: Embedder | None = None) -> Flask:
+    """Build the web app: its settings (``indexer.settings``, scope "app") from defaults, then ``KB_*``
+    variables, then ``config``.
 
     Args:
-        config: settings to fix (tests pass a data directory); may hold ``KB_EMBEDDER``,
-            an already loaded embedder used instead of loading ``KB_MODEL``.
+        config: settings to fix, by variable (tests pass a data directory), and any Flask config.
+        embedder: an already loaded embedder, used instead of loading ``KB_MODEL`` (tests pass a fake one).
 
     Returns:
-        The Flask app, with its knowledge base in ``app.extensions["kb"]`` (loaded lazily, once per process);
+        The Flask app, with its knowledge base (``state.knowledge_base``; loaded lazily, once per process);
         request bodies are capped at ``KB_MAX_UPLOAD_MB`` (Flask's ``MAX_CONTENT_LENGTH``); the read API
         answers the sites of ``KB_CORS_ORIGINS`` and only ``/embed`` may be framed (``KB_EMBED_ORIGINS``).
 
     Raises:
+        InvalidSetting: a ``KB_*`` variable holds a value its setting cannot take.
         ValueError: ``KB_CORS_ORIGINS`` or ``KB_EMBED_ORIGINS`` holds something that is not an origin.
     """
     app = Flask(__name__)
-    app.config.update(load_settings(config))
+    app.config.update(load("app", config))
     app.config["MAX_CONTENT_LENGTH"] = int(float(app.config["KB_MAX_UPLOAD_MB"]) * 1024 * 1024)
     app.json.ensure_ascii = False
-    app.extensions["kb"] = KnowledgeBase(
-        app.config["KB_DATA_DIR"],
-        model=app.config["KB_MODEL"], precision=app.config["KB_PRECISION"],
-        embedder=app.config.get("KB_EMBEDDER"),
-        max_query_chars=app.config["KB_MAX_QUERY_CHARS"],
-    )
-    app.register_blueprint(api)
-    app.register_blueprint(pages)
-    app.register_blueprint(admin)
-    app.register_blueprint(embed)
-    init_embedding(app)
+    attach_knowledge_base(app, embedder)
+    for blueprint in (api, pages, admin, widget):
+        app.register_blueprint(blueprint)
+    init_widget(app)
     register_error_handlers(app)
     return app

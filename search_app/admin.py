@@ -19,27 +19,19 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from indexer import SUPPORTED_FORMATS, Document, DuplicateDocument, KBError, UnsupportedFormat, document_to_dict
+from indexer.catalog import CATALOG_FIELDS
 
-from .api import knowledge_base
 from .errors import APIError
+from .state import knowledge_base
 
-__all__ = ["admin", "CATALOGUE_FIELDS", "LIST_FIELDS"]
+__all__ = ["admin", "LIST_FIELDS"]
 
 admin = Blueprint("admin", __name__)
 
-#: Catalogue fields an upload or an edit may set: (name, label, hint shown in the form).
-CATALOGUE_FIELDS = (
-    ("title", "Title", "blank: taken from the file"),
-    ("type", "Type", "e.g. presentation, report, country note"),
-    ("session", "Session", "its number, e.g. 2"),
-    ("countries", "Countries", "comma-separated"),
-    ("language", "Language", "e.g. en"),
-    ("date", "Date", "2017-05-23, 2017-05 or 2017"),
-    ("speakers", "Speakers", "comma-separated"),
-    ("organisation", "Organisation", ""),
-)
 #: Fields that hold lists; a form sends them comma-separated.
-LIST_FIELDS = ("countries", "speakers")
+LIST_FIELDS = tuple(field.name for field in CATALOG_FIELDS if field.kind == "list")
+#: Fields of a document's summary line in the list: all but title and type, which head its entry.
+SUMMARY_FIELDS = tuple(field.name for field in CATALOG_FIELDS if field.name not in ("title", "type"))
 #: File endings offered by the page's file picker (the type itself is decided from the content).
 ACCEPTED_ENDINGS = ".pdf,.pptx,.docx,.html,.htm,.md,.markdown,.txt"
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
@@ -195,7 +187,7 @@ def admin_page():
     """The page for adding, editing and removing documents; it works through the API above, and
     refuses to be framed (it handles the admin token)."""
     response = make_response(render_template(
-        "admin.html", fields=CATALOGUE_FIELDS, list_fields=LIST_FIELDS, accept=ACCEPTED_ENDINGS,
+        "admin.html", fields=CATALOG_FIELDS, list_fields=LIST_FIELDS, summary_fields=SUMMARY_FIELDS, accept=ACCEPTED_ENDINGS,
         enabled=bool(current_app.config["KB_ADMIN_TOKEN"]), max_upload_mb=current_app.config["KB_MAX_UPLOAD_MB"],
         supported=SUPPORTED_FORMATS,
     ))

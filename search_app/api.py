@@ -5,56 +5,15 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, jsonify, send_file
 
-from indexer import DocumentNotFound, InvalidQuery, KnowledgeBase, document_to_dict, result_to_dict
+from indexer import DocumentNotFound, document_to_dict, result_to_dict
+
+from .state import knowledge_base, search_from_request
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
 _MIMETYPES = {"pdf": "application/pdf", "markdown": "text/markdown", "text": "text/plain", "html": "text/html"}
-
-
-def knowledge_base() -> KnowledgeBase:
-    """This process's knowledge base (made by ``create_app``)."""
-    return current_app.extensions["kb"]
-
-
-def int_arg(name: str, default: int) -> int:
-    """A whole-number query parameter.
-
-    Raises:
-        InvalidQuery: the parameter is not a whole number.
-    """
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidQuery(f"parameter {name!r} must be a whole number, not {raw!r}") from None
-
-
-SEARCH_PARAMETERS = ("q", "k", "mode", "per_document", "group")
-
-
-def search_from_request():
-    """Run the search the query string describes; every other parameter is a catalogue filter.
-
-    Raises:
-        InvalidQuery: a bad question, k, mode, cap, group or filter (unknown filters list the valid ones).
-    """
-    filters = {name: tuple(request.args.getlist(name)) for name in request.args if name not in SEARCH_PARAMETERS}
-    group = request.args.get("group", "")
-    if group not in ("", "document"):
-        raise InvalidQuery(f"group must be 'document', not {group!r}")
-    return knowledge_base().search(
-        request.args.get("q", ""),
-        k=int_arg("k", current_app.config["KB_DEFAULT_K"]),
-        mode=request.args.get("mode") or "hybrid",
-        filters=filters,
-        per_document=int_arg("per_document", current_app.config["KB_PER_DOCUMENT"]),
-        group=group == "document",
-    )
 
 
 @api.get("/search")

@@ -20,4 +20,7 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """Warm up the worker's knowledge base so the first question is as fast as the rest."""
-    worker.wsgi.extensions["kb"].warm()
+    # Imported here: the worker has loaded the app by now, while the master process never loads it.
+    from search_app.state import knowledge_base
+
+    knowledge_base(worker.wsgi).warm()

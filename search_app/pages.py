@@ -8,7 +8,7 @@ from flask import Blueprint, render_template, request, url_for
 
 from indexer import Hit, IndexNotBuilt, InvalidQuery
 
-from .api import SEARCH_PARAMETERS, search_from_request
+from .state import SEARCH_PARAMETERS, search_from_request
 
 pages = Blueprint("pages", __name__)
 

@@ -1,15 +1,20 @@
-"""Shared fixtures: a fast fake embedder, small documents made on the fly, and knowledge bases."""
+"""Shared fixtures: a fast fake embedder, small documents made on the fly, knowledge bases, and the web app
+over them with its test helpers (``make_app``, ``client``, ``upload``, ``assert_error_shape``)."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from pathlib import Path
+from typing import Callable
 
 import docx
 import numpy as np
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 from pptx import Presentation
@@ -19,6 +24,7 @@ from indexer import KnowledgeBase
 from indexer.ocr import tesseract_available
 from indexer.records import Document, Location, Passage
 from indexer.store import Manifest, Store
+from search_app import create_app
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DOCUMENTS = SHARED / "documents"
@@ -183,3 +189,52 @@ def indexed_kb(fake_kb: KnowledgeBase, small_corpus: Path) -> KnowledgeBase:
     """``fake_kb`` with ``small_corpus`` indexed."""
     fake_kb.index([small_corpus])
     return fake_kb
+
+
+# -- the web app -----------------------------------------------------------------------------------
+
+ADMIN_TOKEN = "s3cret"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def make_app(fake_embedder: FakeEmbedder) -> Callable[..., Flask]:
+    """Build the web app over a data directory, with the fake embedder and the admin token ``ADMIN_TOKEN``.
+
+    Keyword arguments are settings by variable (``KB_ADMIN_TOKEN=""`` turns writing off again).
+    """
+
+    def make(data_dir: Path, **settings) -> Flask:
+        config = {"KB_DATA_DIR": str(data_dir), "KB_ADMIN_TOKEN": ADMIN_TOKEN, "TESTING": True, **settings}
+        return create_app(config, embedder=fake_embedder)
+
+    return make
+
+
+@pytest.fixture
+def client(make_app, indexed_kb: KnowledgeBase) -> FlaskClient:
+    """The small corpus, served."""
+    return make_app(indexed_kb.data_dir).test_client()
+
+
+@pytest.fixture
+def empty_client(make_app, tmp_path: Path) -> FlaskClient:
+    """A server whose data directory holds no index yet."""
+    return make_app(tmp_path / "nothing").test_client()
+
+
+def assert_error_shape(response, status: int, code: str | None = None) -> None:
+    """The response is the app's one error shape, ``{"error": {"code", "message"}}``, with this status (and code)."""
+    assert response.status_code == status
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    if code:
+        assert body["error"]["code"] == code
+
+
+def upload(client: FlaskClient, path: Path, name: str | None = None, headers=AUTH, **fields):
+    """POST one file (read into memory, so no file handle is left open) with catalogue fields."""
+    data = {"file": (io.BytesIO(path.read_bytes()), name or path.name), **fields}
+    return client.post("/api/documents", data=data, headers=headers, content_type="multipart/form-data")

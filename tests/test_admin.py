@@ -13,21 +13,10 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
 from indexer import SUPPORTED_FORMATS, KnowledgeBase
-from search_app import create_app
+from indexer.catalog import CATALOG_FIELDS
 from search_app.admin import upload_name
-from search_app.settings import SETTINGS
 
-from .conftest import make_docx, make_pdf, make_pptx
-from .test_api import assert_error_shape
-
-TOKEN = "s3cret"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def make_app(data_dir: Path, embedder, **settings):
-    config = {"KB_DATA_DIR": str(data_dir), "KB_EMBEDDER": embedder, "KB_ADMIN_TOKEN": TOKEN, "TESTING": True}
-    return create_app(config | settings)
+from .conftest import ADMIN_TOKEN, AUTH, assert_error_shape, make_docx, make_pdf, make_pptx, upload
 
 
 @pytest.fixture
@@ -40,15 +29,9 @@ def upload_dir(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def client(indexed_kb, fake_embedder, upload_dir):
-    """The small corpus, served with the admin token set."""
-    return make_app(indexed_kb.data_dir, fake_embedder).test_client()
-
-
-def upload(client, path: Path, name: str | None = None, headers=AUTH, **fields):
-    """POST one file (read into memory, so no file handle is left open) with catalogue fields."""
-    data = {"file": (io.BytesIO(path.read_bytes()), name or path.name), **fields}
-    return client.post("/api/documents", data=data, headers=headers, content_type="multipart/form-data")
+def client(client, upload_dir):
+    """conftest's client (the small corpus, the admin token set), with uploads' temporary copies in ``upload_dir``."""
+    return client
 
 
 def search(client, query: str, **params) -> list[dict]:
@@ -89,8 +72,8 @@ WRITES = [
 
 
 @pytest.mark.parametrize("method, url", WRITES)
-def test_write_api_is_off_until_a_token_is_configured(indexed_kb, fake_embedder, method, url):
-    client = make_app(indexed_kb.data_dir, fake_embedder, KB_ADMIN_TOKEN="").test_client()
+def test_write_api_is_off_until_a_token_is_configured(indexed_kb, make_app, method, url):
+    client = make_app(indexed_kb.data_dir, KB_ADMIN_TOKEN="").test_client()
     for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer anything"}):
         response = getattr(client, method)(url, headers=headers, json={"title": "x"} if method == "patch" else None)
         assert_error_shape(response, 403, "write_api_disabled")
@@ -100,7 +83,7 @@ def test_write_api_is_off_until_a_token_is_configured(indexed_kb, fake_embedder,
 
 @pytest.mark.parametrize("method, url", WRITES)
 @pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer ", "Bearer wrong", "Bearer s3cret-and-more",
-                                           TOKEN, f"Basic {TOKEN}", "Bearer S3CRET", "Bearer sécret"])
+                                           ADMIN_TOKEN, f"Basic {ADMIN_TOKEN}", "Bearer S3CRET", "Bearer sécret"])
 def test_missing_or_wrong_token_is_401(client, method, url, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     response = getattr(client, method)(url, headers=headers, json={"title": "Hijacked"} if method == "patch" else None)
@@ -111,7 +94,7 @@ def test_missing_or_wrong_token_is_401(client, method, url, authorization):
 
 
 def test_the_token_scheme_is_case_insensitive(client):
-    response = client.delete("/api/documents/1", headers={"Authorization": f"bearer {TOKEN}"})
+    response = client.delete("/api/documents/1", headers={"Authorization": f"bearer {ADMIN_TOKEN}"})
     assert response.status_code == 204
 
 
@@ -184,8 +167,8 @@ def test_upload_takes_catalogue_fields_from_the_form(client, tmp_path):
     assert {hit["document"]["id"] for hit in results} == {document["id"]}
 
 
-def test_upload_into_an_empty_knowledge_base(tmp_path, fake_embedder, upload_dir):
-    client = make_app(tmp_path / "fresh", fake_embedder).test_client()
+def test_upload_into_an_empty_knowledge_base(tmp_path, make_app, upload_dir):
+    client = make_app(tmp_path / "fresh").test_client()
     assert client.get("/api/documents").status_code == 503
     response = upload(client, _markdown(tmp_path))
     assert response.status_code == 201, response.get_json()
@@ -283,8 +266,8 @@ def test_unreadable_file_is_422_saying_why(client, tmp_path, upload_dir, make, c
     assert list(upload_dir.iterdir()) == []
 
 
-def test_upload_over_the_size_limit_is_413(indexed_kb, fake_embedder, tmp_path, upload_dir):
-    client = make_app(indexed_kb.data_dir, fake_embedder, KB_MAX_UPLOAD_MB=0.001).test_client()
+def test_upload_over_the_size_limit_is_413(indexed_kb, make_app, tmp_path, upload_dir):
+    client = make_app(indexed_kb.data_dir, KB_MAX_UPLOAD_MB=0.001).test_client()
     big = tmp_path / "big.md"
     big.write_text("# Big\n\n" + "Pension coverage grew. " * 200, encoding="utf-8")
     response = upload(client, big)
@@ -296,11 +279,11 @@ def test_upload_over_the_size_limit_is_413(indexed_kb, fake_embedder, tmp_path, 
     assert list(upload_dir.iterdir()) == []
 
 
-def test_upload_limit_setting_is_read_as_megabytes(monkeypatch, tmp_path):
+def test_upload_limit_setting_is_read_as_megabytes(make_app, monkeypatch, tmp_path):
     monkeypatch.setenv("KB_MAX_UPLOAD_MB", "0.5")
-    assert create_app({"KB_DATA_DIR": str(tmp_path)}).config["MAX_CONTENT_LENGTH"] == 512 * 1024
+    assert make_app(tmp_path).config["MAX_CONTENT_LENGTH"] == 512 * 1024
     monkeypatch.delenv("KB_MAX_UPLOAD_MB")
-    assert create_app({"KB_DATA_DIR": str(tmp_path)}).config["MAX_CONTENT_LENGTH"] == 50 * 1024 * 1024
+    assert make_app(tmp_path).config["MAX_CONTENT_LENGTH"] == 50 * 1024 * 1024
 
 
 def test_upload_without_a_file_is_400(client):
@@ -434,15 +417,18 @@ def test_admin_page_refuses_framing_and_offers_the_forms(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     html = response.get_data(as_text=True)
     assert 'id="upload-form"' in html and 'type="file"' in html and 'name="file"' in html
-    for field in ("title", "type", "session", "countries", "language", "date", "speakers", "organisation"):
-        assert f'name="{field}"' in html
+    for field in CATALOG_FIELDS:
+        assert html.count(f'name="{field.name}"') == 2, field.name  # the upload form and the edit form
+        assert field.label in html and field.hint in html
+    assert 'data-list-fields="countries,speakers"' in html
+    assert 'data-summary-fields="session,countries,language,date,speakers,organisation"' in html
     assert 'id="token"' in html and "admin.js" in html
-    assert TOKEN not in html
+    assert ADMIN_TOKEN not in html
     assert "<script>" not in html  # no inline script: the CSP forbids it
 
 
-def test_admin_page_says_when_writing_is_off(indexed_kb, fake_embedder):
-    html = make_app(indexed_kb.data_dir, fake_embedder, KB_ADMIN_TOKEN="").test_client().get("/admin").get_data(as_text=True)
+def test_admin_page_says_when_writing_is_off(indexed_kb, make_app):
+    html = make_app(indexed_kb.data_dir, KB_ADMIN_TOKEN="").test_client().get("/admin").get_data(as_text=True)
     assert "KB_ADMIN_TOKEN" in html
 
 
@@ -453,12 +439,6 @@ def test_admin_script_uses_the_api_and_never_inserts_markup(client):
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
     assert "sessionStorage" in script and "localStorage" not in script
     assert '"PATCH"' in script and '"DELETE"' in script and "confirm(" in script
-
-
-def test_every_setting_is_in_the_readme():
-    readme = README.read_text(encoding="utf-8")
-    for setting in SETTINGS:
-        assert f"| `{setting.name}` |" in readme, setting.name
 
 
 def test_the_last_index_report_is_shown_to_the_token_holder_only(client):

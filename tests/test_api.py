@@ -1,4 +1,4 @@
-"""The JSON API and the search page, through Flask's test client with the fake embedder."""
+"""The JSON API through Flask's test client with the fake embedder (the search page: test_pages.py)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,7 @@ import os
 
 import pytest
 
-from search_app import create_app
-
-
-@pytest.fixture
-def client(indexed_kb, fake_embedder):
-    app = create_app({"KB_DATA_DIR": str(indexed_kb.data_dir), "KB_EMBEDDER": fake_embedder, "TESTING": True})
-    return app.test_client()
-
-
-@pytest.fixture
-def empty_client(tmp_path, fake_embedder):
-    app = create_app({"KB_DATA_DIR": str(tmp_path / "nothing"), "KB_EMBEDDER": fake_embedder, "TESTING": True})
-    return app.test_client()
-
-
-def assert_error_shape(response, status: int, code: str | None = None):
-    assert response.status_code == status
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message"}
-    assert body["error"]["message"]
-    if code:
-        assert body["error"]["code"] == code
+from .conftest import assert_error_shape
 
 
 def test_search_returns_ranked_passages_with_sources(client):
@@ -115,41 +93,6 @@ def test_original_is_kept_in_the_data_directory(client, indexed_kb):
     assert_error_shape(client.get(f"/api/documents/{document.id}/file"), 404, "document_not_found")
 
 
-def test_search_page_shows_escaped_highlighted_results(client):
-    html = client.get("/?q=Universal Coverage Scheme").get_data(as_text=True)
-    assert "<mark>Universal</mark>" in html
-    assert "thailand.pptx" in html
-    assert "slide 2" in html
-
-
-def test_search_page_escapes_document_markup(tmp_path, fake_embedder):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "evil.md").write_text("# Evil\n\nPensions <script>alert(1)</script> and <img src=x onerror=alert(2)>\n", encoding="utf-8")
-    app = create_app({"KB_DATA_DIR": str(tmp_path / "data"), "KB_EMBEDDER": fake_embedder, "TESTING": True})
-    app.extensions["kb"].index([folder])
-    html = app.test_client().get("/?q=pensions alert").get_data(as_text=True)
-    assert "<script>alert" not in html and "<img src=x" not in html
-    assert "&lt;img src=x onerror=alert(2)&gt;" in html or "Pensions" in html
-
-
-def test_search_page_explains_problems_without_error_status(client, empty_client):
-    assert client.get("/").status_code == 200
-    response = client.get("/?q=" + "y" * 600)
-    assert response.status_code == 200 and "limit is 500" in response.get_data(as_text=True)
-    response = empty_client.get("/?q=pensions")
-    assert response.status_code == 200 and "kb index" in response.get_data(as_text=True)
-
-
-def test_settings_come_from_defaults_environment_then_config(monkeypatch, tmp_path):
-    monkeypatch.setenv("KB_DEFAULT_K", "7")
-    monkeypatch.setenv("KB_MAX_QUERY_CHARS", "300")
-    app = create_app({"KB_MAX_QUERY_CHARS": 200, "KB_DATA_DIR": str(tmp_path)})
-    assert app.config["KB_DEFAULT_K"] == 7
-    assert app.config["KB_MAX_QUERY_CHARS"] == 200
-    assert app.config["KB_MODEL"] == "all-MiniLM-L6-v2"
-
-
 def test_search_modes_and_facets_in_the_api(client):
     for mode in ("hybrid", "dense", "keyword"):
         body = client.get(f"/api/search?q=Universal Coverage Scheme&mode={mode}").get_json()
@@ -172,11 +115,3 @@ def test_group_by_document_in_the_api(client):
     assert len(ids) == len(set(ids)) and all(entry["passages"] for entry in body["results"])
     assert {"text", "highlights", "location", "url"} <= set(body["results"][0]["passages"][0])
     assert_error_shape(client.get("/api/search?q=workers&group=slide"), 400, "invalid_query")
-
-
-def test_search_page_offers_facets_that_filter(client):
-    html = client.get("/?q=workers pension").get_data(as_text=True)
-    assert 'href="/?q=workers+pension&amp;type=presentation"' in html
-    filtered = client.get("/?q=workers pension&type=presentation").get_data(as_text=True)
-    assert "thailand.pptx" in filtered and "zambia.docx" not in filtered
-    assert "Remove filter type presentation" in filtered

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 import indexer.kb
+from indexer.catalog import CATALOG_FIELDS
 from indexer.cli import main
 
 
@@ -120,3 +122,28 @@ def test_bad_filter_syntax_and_unknown_filters_are_explained(run, small_corpus):
     assert bad.exit_code == 2 and "is not FIELD=VALUE" in bad.output
     unknown = run("search", "workers", "--filter", "colour=red")
     assert unknown.exit_code == 1 and "valid filters: type, format" in unknown.output
+
+
+def test_add_has_one_option_per_catalogue_field(run, small_corpus):
+    options = {parameter.name: parameter for parameter in main.commands["add"].params if isinstance(parameter, click.Option)}
+    for field in CATALOG_FIELDS:
+        assert options[field.name].multiple == (field.kind == "list"), field.name
+        assert field.label in options[field.name].help
+    added = run("add", str(small_corpus / "monotributo.md"), "--title", "Monotributo note", "--type", "note", "--session", "2",
+                "--country", "Argentina", "--lang", "es", "--date", "2017", "--speaker", "Ana", "--speaker", "Luis",
+                "--organisation", "AFIP")
+    assert added.exit_code == 0 and "Monotributo note" in added.output
+    document = json.loads(run("list", "--json").output)["documents"][0]
+    assert document["title"] == "Monotributo note" and document["type"] == "note"
+    assert {"session": 2, "countries": ["Argentina"], "language": "es", "date": "2017", "speakers": ["Ana", "Luis"],
+            "organisation": "AFIP"}.items() <= document["metadata"].items()
+
+
+def test_search_takes_its_defaults_from_the_settings(run, small_corpus, monkeypatch):
+    run("index", str(small_corpus))
+    monkeypatch.setenv("KB_DEFAULT_K", "1")
+    assert len(json.loads(run("search", "workers pension", "--json").output)["results"]) == 1
+    monkeypatch.setenv("KB_PER_DOCUMENT", "1")
+    body = json.loads(run("search", "Thailand informal workers health coverage", "-k", "4", "--json").output)
+    documents = [hit["document"]["id"] for hit in body["results"]]
+    assert len(documents) > 1 and len(set(documents)) == len(documents)

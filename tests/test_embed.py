@@ -1,4 +1,4 @@
-"""Embedding, through Flask's test client: the widget script, CORS on the read API only, who may
+"""The widget (search_app/widget.py), through Flask's test client: its script, CORS on the read API only, who may
 frame which page, the iframe page and the documentation page. (The same in a real browser:
 test_embed_browser.py.)"""
 
@@ -9,23 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from search_app import create_app
-from search_app.embed import EMBED_OPTIONS, parse_origins
+from search_app.widget import EMBED_OPTIONS, parse_origins
+
+from .conftest import AUTH
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = "https://www.example.org"
-TOKEN = "s3cret-token-for-tests"
-
-
-def make_client(indexed_kb, fake_embedder, **settings):
-    config = {"KB_DATA_DIR": str(indexed_kb.data_dir), "KB_EMBEDDER": fake_embedder, "TESTING": True, **settings}
-    return create_app(config).test_client()
 
 
 @pytest.fixture
-def client(indexed_kb, fake_embedder):
-    return make_client(indexed_kb, fake_embedder, KB_CORS_ORIGINS=f"{SITE}, https://intranet.example.org:8443/",
-                       KB_EMBED_ORIGINS=SITE, KB_ADMIN_TOKEN=TOKEN)
+def client(indexed_kb, make_app):
+    """The small corpus, served to pages of two sites, and framed by one."""
+    app = make_app(indexed_kb.data_dir, KB_CORS_ORIGINS=f"{SITE}, https://intranet.example.org:8443/", KB_EMBED_ORIGINS=SITE)
+    return app.test_client()
 
 
 def cors_headers(response) -> dict[str, str]:
@@ -58,8 +54,8 @@ def test_embed_js_is_a_small_self_contained_script(client):
     assert 'credentials: "omit"' in script
 
 
-def test_embed_js_is_served_without_cors_settings_too(indexed_kb, fake_embedder):
-    with make_client(indexed_kb, fake_embedder).get("/embed.js") as response:
+def test_embed_js_is_served_without_cors_settings_too(indexed_kb, make_app):
+    with make_app(indexed_kb.data_dir).test_client().get("/embed.js") as response:
         assert response.status_code == 200 and response.mimetype == "text/javascript"
 
 
@@ -107,7 +103,7 @@ def test_writes_are_never_allowed_cross_origin(client, method, path):
 
 
 def test_write_responses_carry_no_cors_headers_even_for_allowed_origins(client, tmp_path):
-    headers = {"Origin": SITE, "Authorization": f"Bearer {TOKEN}"}
+    headers = {"Origin": SITE, **AUTH}
     documents = client.get("/api/documents").get_json()["documents"]
     response = client.patch(f"/api/documents/{documents[0]['id']}", json={"title": "Renamed"}, headers=headers)
     assert response.status_code == 200 and cors_headers(response) == {}
@@ -121,8 +117,8 @@ def test_write_responses_carry_no_cors_headers_even_for_allowed_origins(client, 
     assert response.status_code == 401 and cors_headers(response) == {}
 
 
-def test_star_allows_any_origin_to_read_and_none_to_write(indexed_kb, fake_embedder):
-    client = make_client(indexed_kb, fake_embedder, KB_CORS_ORIGINS="*", KB_ADMIN_TOKEN=TOKEN)
+def test_star_allows_any_origin_to_read_and_none_to_write(indexed_kb, make_app):
+    client = make_app(indexed_kb.data_dir, KB_CORS_ORIGINS="*").test_client()
     with client.get("/api/search?q=pension", headers={"Origin": "https://anyone.example"}) as response:
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert "Access-Control-Allow-Credentials" not in response.headers
@@ -130,12 +126,12 @@ def test_star_allows_any_origin_to_read_and_none_to_write(indexed_kb, fake_embed
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     for method in ("POST", "PATCH", "DELETE"):
         assert cors_headers(preflight(client, "/api/documents/1", method, origin="https://anyone.example")) == {}
-    response = client.delete("/api/documents/1", headers={"Origin": "https://anyone.example", "Authorization": f"Bearer {TOKEN}"})
+    response = client.delete("/api/documents/1", headers={"Origin": "https://anyone.example", **AUTH})
     assert response.status_code == 204 and cors_headers(response) == {}
 
 
-def test_no_cors_without_the_setting(indexed_kb, fake_embedder):
-    client = make_client(indexed_kb, fake_embedder)
+def test_no_cors_without_the_setting(indexed_kb, make_app):
+    client = make_app(indexed_kb.data_dir).test_client()
     with client.get("/api/search?q=pension", headers={"Origin": SITE}) as response:
         assert cors_headers(response) == {}
     assert cors_headers(preflight(client, "/api/search?q=pension", "GET")) == {}
@@ -152,10 +148,10 @@ def test_origin_settings_are_checked():
             parse_origins(bad, "KB_CORS_ORIGINS")
 
 
-def test_a_bad_origin_setting_stops_the_app(tmp_path, fake_embedder, monkeypatch):
+def test_a_bad_origin_setting_stops_the_app(tmp_path, make_app, monkeypatch):
     monkeypatch.setenv("KB_EMBED_ORIGINS", "www.example.org")
     with pytest.raises(ValueError, match="KB_EMBED_ORIGINS"):
-        create_app({"KB_DATA_DIR": str(tmp_path), "KB_EMBEDDER": fake_embedder})
+        make_app(tmp_path)
 
 
 # --- framing -----------------------------------------------------------------------------------
@@ -179,8 +175,8 @@ def test_embed_page_is_framed_only_by_this_site_and_the_allowed_origins(client):
 @pytest.mark.parametrize("setting, ancestors", [("", "frame-ancestors 'self'"), ("*", "frame-ancestors *"),
                                                  ("https://a.example, https://b.example",
                                                   "frame-ancestors 'self' https://a.example https://b.example")])
-def test_embed_origins_setting(indexed_kb, fake_embedder, setting, ancestors):
-    policy = make_client(indexed_kb, fake_embedder, KB_EMBED_ORIGINS=setting).get("/embed").headers["Content-Security-Policy"]
+def test_embed_origins_setting(indexed_kb, make_app, setting, ancestors):
+    policy = make_app(indexed_kb.data_dir, KB_EMBED_ORIGINS=setting).test_client().get("/embed").headers["Content-Security-Policy"]
     assert policy.endswith(ancestors)
 
 

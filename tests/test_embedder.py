@@ -21,9 +21,9 @@ import indexer.kb
 from indexer import KnowledgeBase, embed, onnx_runtime
 from indexer.cli import main
 from indexer.errors import InvalidSetting, ModelMismatch, ModelUnavailable
+from indexer.settings import load
 from indexer.store import Manifest, Store
 from search_app import create_app
-from search_app.settings import load_settings
 
 WORDS = ["[PAD]", "[UNK]", "<pad>", "pension", "maternity", "herders", "benefits", "for", "in", "mongolia", "zambia"]
 DIMENSION = 8
@@ -305,10 +305,10 @@ def test_cli_takes_precision_from_option_or_environment(tmp_path, monkeypatch, f
 
 def test_web_app_reads_kb_precision(tmp_path, monkeypatch):
     monkeypatch.delenv("KB_PRECISION", raising=False)
-    assert load_settings(environ={})["KB_PRECISION"] == "fp32"
-    assert load_settings(environ={"KB_PRECISION": "INT8"})["KB_PRECISION"] == "int8"
+    assert load("app", environ={})["KB_PRECISION"] == "fp32"
+    assert load("app", environ={"KB_PRECISION": "INT8"})["KB_PRECISION"] == "int8"
     with pytest.raises(InvalidSetting, match="KB_PRECISION must be fp32 or int8, not 'fp16'"):
-        load_settings(environ={"KB_PRECISION": "fp16"})
+        load("app", environ={"KB_PRECISION": "fp16"})
     monkeypatch.setenv("KB_PRECISION", "int8")
     app = create_app({"KB_DATA_DIR": str(tmp_path / "index"), "TESTING": True})
     assert app.extensions["kb"].model == "all-MiniLM-L6-v2@int8"

@@ -19,9 +19,7 @@ from indexer.extract import extract
 from indexer.extraction_pool import ExtractionLimits, _collect, _portable, _read, _running_pool, extract_files, extract_one
 from indexer.ocr import OcrSettings
 
-from .conftest import SCANNED_LINES, make_pdf, make_scan, needs_tesseract
-from .test_admin import make_app, upload
-from .test_api import assert_error_shape
+from .conftest import SCANNED_LINES, assert_error_shape, make_pdf, make_scan, needs_tesseract, upload
 
 OCR = OcrSettings(languages="eng")
 EXTRACTION_ERRORS = sorted((value for value in vars(errors).values() if isinstance(value, type) and issubclass(value, ExtractionError)),
@@ -139,9 +137,9 @@ def test_a_memory_limit_too_small_for_a_pdf_refuses_it_with_the_setting_to_raise
     assert kb.stats().documents == 0
 
 
-def test_an_upload_over_the_memory_limit_gets_a_413_naming_the_setting(indexed_kb, fake_embedder, tmp_path, monkeypatch):
+def test_an_upload_over_the_memory_limit_gets_a_413_naming_the_setting(indexed_kb, make_app, tmp_path, monkeypatch):
     monkeypatch.setenv("KB_EXTRACT_MEMORY_MB", "64")
-    client = make_app(indexed_kb.data_dir, fake_embedder).test_client()
+    client = make_app(indexed_kb.data_dir).test_client()
     response = upload(client, make_pdf(tmp_path / "report.pdf", ["Old-age pensions in China and their coverage."]))
     assert_error_shape(response, 413, "extraction_out_of_memory")
     assert "needed more than 64 MB of memory to read; raise KB_EXTRACT_MEMORY_MB" in response.get_json()["error"]["message"]

@@ -7,7 +7,6 @@ import pytest
 
 from indexer.near_duplicates import THRESHOLD, signature, similar_documents
 from indexer.serialize import result_to_dict
-from search_app import create_app
 
 from .conftest import make_docx, make_pdf, make_pptx
 
@@ -75,12 +74,12 @@ def test_tiny_documents_still_get_a_signature(texts):
     assert signature(texts).shape == (128,)
 
 
-def test_the_search_page_shows_a_deck_once_with_its_other_format(fake_kb, fake_embedder, tmp_path):
+def test_the_search_page_shows_a_deck_once_with_its_other_format(fake_kb, make_app, tmp_path):
     folder = tmp_path / "decks"
     folder.mkdir()
     _deck_pair(folder)
     fake_kb.index([folder])
-    app = create_app({"KB_DATA_DIR": str(fake_kb.data_dir), "KB_EMBEDDER": fake_embedder, "TESTING": True})
+    app = make_app(fake_kb.data_dir)
     page = app.test_client().get("/", query_string={"q": "cooperatives collecting contributions mobile premiums"})
     html = page.get_data(as_text=True)
     assert page.status_code == 200

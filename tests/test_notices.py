@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from indexer.notices import find_notices, notice_key, strip_notices
 from indexer.records import ExtractedText, Location, Section
-from search_app import create_app
 
 from .conftest import make_docx, make_pdf
 
@@ -52,14 +51,14 @@ def test_indexing_a_collection_keeps_its_notice_out_of_passages(fake_kb, tmp_pat
     assert added.notice == expected
 
 
-def test_the_search_page_shows_the_notice_once_per_document(fake_kb, fake_embedder, tmp_path):
+def test_the_search_page_shows_the_notice_once_per_document(fake_kb, make_app, tmp_path):
     folder = tmp_path / "collection"
     folder.mkdir()
     for name in ("china", "zambia", "thailand"):
         make_pdf(folder / f"{name}.pdf", [f"{NOTICE.replace('—', '-')}\n\nThis note is about {name} pensions.",
                                            f"More on {name} pensions and coverage."])
     fake_kb.index([folder])
-    app = create_app({"KB_DATA_DIR": str(fake_kb.data_dir), "KB_EMBEDDER": fake_embedder, "TESTING": True})
+    app = make_app(fake_kb.data_dir)
     html = app.test_client().get("/", query_string={"q": "pensions coverage", "per_document": 0}).get_data(as_text=True)
     shown = html.count('<div class="notice">')
     assert shown == 3 and html.count("This note is about") + html.count("More on") > shown  # once per document, not per passage

@@ -13,7 +13,9 @@
   const countLabel = document.getElementById("document-count");
   const editTemplate = document.getElementById("edit-template");
   const maxUploadMb = parseFloat(root.dataset.maxUploadMb);
-  const LIST_FIELDS = ["countries", "speakers"];
+  // The catalogue fields, as the server declares them (indexer/catalog.py): which hold lists, which the summary shows.
+  const LIST_FIELDS = root.dataset.listFields.split(",");
+  const SUMMARY_FIELDS = root.dataset.summaryFields.split(",");
   const REASONS = {
     400: "Not accepted",
     401: "The admin token was refused",
@@ -195,7 +197,7 @@
   /** One line of "field: value · field: value" for the catalogue fields that are set. */
   function summary(doc) {
     const values = fieldValues(doc);
-    return ["session", "countries", "language", "date", "speakers", "organisation"]
+    return SUMMARY_FIELDS
       .filter(function (name) { return values[name]; })
       .map(function (name) { return name + ": " + values[name]; })
       .join(" · ");

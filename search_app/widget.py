@@ -1,5 +1,7 @@
-"""Embedding the search in other sites: the widget script, the iframe page, its documentation,
+"""The widget: embedding the search in other sites. The widget script, the iframe page, its documentation,
 cross-origin reads of the API (CORS, through flask-cors) and who may frame which page.
+
+(``indexer.embed`` is another thing: the model that embeds texts as vectors.)
 
 - ``GET /embed.js``: the self-contained widget a site owner loads with ``<script src>``.
 - ``GET /embed``: a minimal search page for an ``<iframe>``; only this site and the origins in
@@ -20,9 +22,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, current_app, make_response, render_template, request, send_file, url_for
 from flask_cors import CORS
 
-__all__ = ["embed", "EMBED_OPTIONS", "EmbedOption", "parse_origins", "init_embedding"]
+from indexer.filters import FILTER_FIELDS
 
-embed = Blueprint("embed", __name__)
+__all__ = ["widget", "EMBED_OPTIONS", "EmbedOption", "parse_origins", "init_widget"]
+
+widget = Blueprint("widget", __name__)
 
 SCRIPT = Path(__file__).parent / "static" / "embed.js"
 #: Methods a cross-origin page may use: reading only.
@@ -47,8 +51,8 @@ EMBED_OPTIONS = (
     EmbedOption("data-kb-k", "k", "5", "Number of passages shown, 1–100."),
     EmbedOption("data-kb-filters", "type=…&session=…", "none",
                 "Fixed catalogue filters in query-string form, e.g. `type=presentation` or `session=2`; repeat a field "
-                "for OR (`country=Thailand&country=Viet Nam`). Fields: type, format, session, country, language, year, "
-                "speaker, organisation. In the iframe address each filter is its own parameter."),
+                f"for OR (`country=Thailand&country=Viet Nam`). Fields: {', '.join(FILTER_FIELDS)}. In the iframe address "
+                "each filter is its own parameter."),
     EmbedOption("data-kb-placeholder", "placeholder", "Ask a question…", "Placeholder text of the search box."),
     EmbedOption("data-kb-lang", "lang", "the page's lang, else en",
                 "Language of the labels and messages: `en`, `fr` or `es`."),
@@ -88,7 +92,7 @@ def parse_origins(value: str | Iterable[str] | None, setting: str) -> tuple[str,
     return tuple(dict.fromkeys(origins))
 
 
-def init_embedding(app: Flask) -> None:
+def init_widget(app: Flask) -> None:
     """Parse the origin settings, turn on CORS for the read API and make every page refuse framing
     unless it says otherwise (only ``/embed`` does)."""
     app.config["KB_CORS_ORIGINS"] = parse_origins(app.config["KB_CORS_ORIGINS"], "KB_CORS_ORIGINS")
@@ -132,7 +136,7 @@ def frame_ancestors() -> str:
     return "*" if origins == ("*",) else " ".join(("'self'", *origins))
 
 
-@embed.get("/embed.js")
+@widget.get("/embed.js")
 def script():
     """The widget, for any site to load (no cookies, no credentials: it only reads the API)."""
     response = send_file(SCRIPT, mimetype="text/javascript", max_age=3600, conditional=True)
@@ -156,7 +160,7 @@ def widget_attributes() -> list[tuple[str, str]]:
     return list(dict(attributes).items())
 
 
-@embed.get("/embed")
+@widget.get("/embed")
 def frame_page():
     """The search alone, for an ``<iframe>``: framed only by this site and ``KB_EMBED_ORIGINS``."""
     response = make_response(render_template("embed.html", attributes=widget_attributes()))
@@ -167,11 +171,11 @@ def frame_page():
     return response
 
 
-@embed.get("/embed/docs")
+@widget.get("/embed/docs")
 def docs():
     """How to embed the search: snippet, options, live example, allowed origins."""
     service = url_for("pages.search_page", _external=True).rstrip("/")
     return render_template("embed_docs.html", service=service, options=EMBED_OPTIONS,
-                           script_url=url_for("embed.script", _external=True),
+                           script_url=url_for("widget.script", _external=True),
                            cors_origins=current_app.config["KB_CORS_ORIGINS"],
                            embed_origins=current_app.config["KB_EMBED_ORIGINS"])
