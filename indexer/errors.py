@@ -16,9 +16,11 @@ __all__ = [
     "ExtractionOutOfMemory",
     "ExtractionCrashed",
     "IndexNotBuilt",
+    "IndexDamaged",
     "IndexOutdated",
     "ModelMismatch",
     "ModelUnavailable",
+    "FileMissing",
     "DocumentNotFound",
     "InvalidQuery",
     "CatalogError",
@@ -103,6 +105,12 @@ class IndexNotBuilt(KBError):
     code = "index_not_built"
 
 
+class IndexDamaged(KBError):
+    """A file of the index directory (its manifest) cannot be read: rebuild the index."""
+
+    code = "index_damaged"
+
+
 class IndexOutdated(KBError):
     """The index was written by a version of the indexer with another index format: rebuild it."""
 
@@ -119,6 +127,12 @@ class ModelUnavailable(KBError):
     """The embedding model could not be loaded."""
 
     code = "model_unavailable"
+
+
+class FileMissing(KBError):
+    """A file given to add does not exist (or is not a file)."""
+
+    code = "file_missing"
 
 
 class DocumentNotFound(KBError):

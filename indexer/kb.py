@@ -13,7 +13,7 @@ from typing import Mapping
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
-from .errors import DocumentNotFound, DuplicateDocument, IndexNotBuilt, KBError, ModelMismatch
+from .errors import DocumentNotFound, DuplicateDocument, FileMissing, IndexNotBuilt, ModelMismatch
 from .extraction_pool import ExtractionLimits
 from .language import detect_language
 from .ocr import OcrSettings
@@ -21,7 +21,8 @@ from .pipeline import add_file, index_files, index_records
 from .sources import SourceFile, file_sha256, find_files
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search
-from .store import Manifest, Store
+from .layout import IndexLayout, Manifest
+from .store import Store
 
 __all__ = ["KnowledgeBase", "Stats"]
 
@@ -69,13 +70,13 @@ class KnowledgeBase:
     """
 
     #: Where ``index`` leaves its last report, for ``/admin``.
-    REPORT_NAME = "last-index-report.json"
 
     def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
                  chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500, per_document: int = 3,
                  fusion: Fusion = Fusion(), ocr: OcrSettings | None = None, precision: str | None = None,
                  limits: ExtractionLimits | None = None):
         self.data_dir = Path(data_dir)
+        self.layout = IndexLayout(self.data_dir)
         self.per_document = per_document
         self.fusion = fusion
         if embedder is None:
@@ -154,12 +155,12 @@ class KnowledgeBase:
                 if document.path.startswith(tuple(folders)) and document.path not in kept:
                     self.remove(document.id)
                     report.removed.append(document.path)
-        _write_json(self.data_dir / self.REPORT_NAME, report.to_dict())
+        _write_json(self.layout.index_report, report.to_dict())
         return report
 
     def last_index_report(self) -> dict | None:
         """The report of the last ``index`` run on this data directory, as ``IndexReport.to_dict`` wrote it, or None."""
-        path = self.data_dir / self.REPORT_NAME
+        path = self.layout.index_report
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -181,10 +182,11 @@ class KnowledgeBase:
             DuplicateDocument: another document has the same content.
             ExtractionError: the file cannot be read (unsupported, encrypted, no text, damaged).
             InvalidField: a bad field.
+            FileMissing: there is no such file.
         """
         path = Path(path)
         if not path.is_file():
-            raise KBError(f"{path}: no such file")
+            raise FileMissing(f"{path}: no such file; check the path")
         catalog = {} if filename else read_catalog(path.parent).get(path.name, {})
         # An upload is a new document each time (two sites' "report.pdf" must not overwrite each other);
         # a file on disk is recognised by its path, so adding it again updates it.
@@ -225,7 +227,7 @@ class KnowledgeBase:
         with store.writing():
             document = store.delete_document(document_id)
         if document.original:
-            (self.data_dir / document.original).unlink(missing_ok=True)
+            self.layout.resolve(document.original).unlink(missing_ok=True)
         return document
 
     def find(self, id_or_path: str) -> Document:
@@ -247,7 +249,7 @@ class KnowledgeBase:
 
     def _writable_store(self) -> Store:
         """The store, created with this model's manifest when the directory has none yet."""
-        if (self.data_dir / "manifest.json").exists():
+        if self.layout.manifest.exists():
             return self.store
         with self._lock:
             self._store = Store.create(self.data_dir, Manifest(model=self.model, dimension=self.embedder.dimension))

@@ -30,15 +30,15 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .keyword import fold_accents
+from .layout import temporary_path
 
-__all__ = ["KeywordIndex", "KeywordScores", "fts_tokens", "load_keyword_index", "save_keyword_index", "latest_keyword_snapshot"]
+__all__ = ["KeywordIndex", "KeywordScores", "fts_tokens", "load_keyword_index", "save_keyword_index"]
 
 K1, B = 1.2, 0.75
 #: Weight of the second FTS5 column (title and heading) against the passage text (see keyword._WEIGHTS).
 CONTEXT_WEIGHT = 0.5
 # FTS5's unicode61 tokenizer: runs of letters and digits; "_" and everything else separate; accents folded.
 _TOKEN = re.compile(r"[^\W_]+")
-_FOLDER = re.compile(r"^keywords-(\d+)$")
 _ARRAYS = ("ids", "lengths", "indptr", "rows", "weights")
 
 
@@ -293,19 +293,14 @@ def _postings_of(batch: list[tuple[int, str, str]], first_row: int, terms: dict[
     return unique, np.bincount(inverse, weights=np.array(weights, dtype=np.float64))
 
 
-def _folder(data_dir: Path, version: int) -> Path:
-    return data_dir / f"keywords-{version}"
-
-
-def save_keyword_index(index: KeywordIndex, data_dir: Path, version: int) -> Path:
-    """Write the index's live passages as the snapshot for database ``version``, atomically; delete older ones.
+def save_keyword_index(index: KeywordIndex, target: Path) -> Path:
+    """Write the index's live passages to the folder ``target`` whole (written aside, synced, then renamed).
 
     Returns:
-        The snapshot's folder.
+        ``target``.
     """
     terms, arrays = index.compacted().arrays()
-    target = _folder(data_dir, version)
-    temporary = data_dir / f".{target.name}.{os.getpid()}.tmp"
+    temporary = temporary_path(target)
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
     for name, array in arrays.items():
@@ -317,23 +312,11 @@ def save_keyword_index(index: KeywordIndex, data_dir: Path, version: int) -> Pat
         os.fsync(handle.fileno())
     shutil.rmtree(target, ignore_errors=True)
     os.replace(temporary, target)
-    for path in data_dir.iterdir():
-        match = _FOLDER.match(path.name)
-        if match and int(match.group(1)) < version:
-            shutil.rmtree(path, ignore_errors=True)
     return target
 
 
-def latest_keyword_snapshot(data_dir: Path, at_most: int) -> int | None:
-    """The newest version with a saved keyword snapshot, not newer than ``at_most`` (None if there is none)."""
-    versions = [int(m.group(1)) for path in data_dir.iterdir() if (m := _FOLDER.match(path.name))]
-    versions = [version for version in versions if version <= at_most]
-    return max(versions) if versions else None
-
-
-def load_keyword_index(data_dir: Path, version: int) -> KeywordIndex | None:
-    """The snapshot for database ``version``, or None when it is missing or unreadable (the caller rebuilds)."""
-    folder = _folder(data_dir, version)
+def load_keyword_index(folder: Path) -> KeywordIndex | None:
+    """The snapshot in ``folder``, or None when it is missing or unreadable (the caller rebuilds)."""
     try:
         arrays = {name: np.load(folder / f"{name}.npy") for name in _ARRAYS}
         text = (folder / "terms.txt").read_text(encoding="utf-8")

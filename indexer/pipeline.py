@@ -23,6 +23,7 @@ from .embed import Embedder
 from .errors import DuplicateDocument, ExtractionError
 from .extraction_pool import Extraction, ExtractionLimits, extract_files, extract_one
 from .language import assign_languages
+from .layout import IndexLayout, temporary_path
 from .near_duplicates import signature, similar_documents
 from .notices import find_notices, strip_notices
 from .ocr import OcrSettings
@@ -232,7 +233,7 @@ def save_file(store: Store, embedder: Embedder, read: ReadFile, chunking: ChunkS
     existing = read.existing
     document = _store_file(store, embedder, read.source, extracted, read.sha256, existing.id if existing else 0, chunking, notice)
     if existing and existing.original and existing.original != document.original:
-        (store.data_dir / existing.original).unlink(missing_ok=True)
+        store.layout.resolve(existing.original).unlink(missing_ok=True)
     return AddOutcome(document, changed=True, extracted=extracted)
 
 
@@ -270,7 +271,7 @@ def _store_file(store: Store, embedder: Embedder, source: SourceFile, extracted:
     language, passages = assign_languages(chunk_sections(extracted.sections, chunking), str(catalog.get("language") or ""))
     vectors = embedder.encode([embedding_text(title, passage) for passage in passages])
     document = Document(
-        id=document_id, path=source.identity, original=keep_original(store.data_dir, source.path, sha256),
+        id=document_id, path=source.identity, original=keep_original(store.layout, source.path, sha256),
         filename=source.name, title=title, type=str(catalog.get("type") or guess_type(extracted.format)),
         format=extracted.format, sha256=sha256, size=source.path.stat().st_size, indexed_at="", metadata=catalog,
         notice=notice, language=language,
@@ -280,16 +281,16 @@ def _store_file(store: Store, embedder: Embedder, source: SourceFile, extracted:
     return store.save_document(document, passages, vectors, signature=own, similar=similar_documents(own, others))
 
 
-def keep_original(data_dir: Path, path: Path, sha256: str) -> str:
-    """Copy a file into ``<data_dir>/originals/`` under its hash (atomically); return the copy's relative path."""
-    relative = Path("originals") / f"{sha256}{path.suffix.lower()}"
-    target = data_dir / relative
+def keep_original(layout: IndexLayout, path: Path, sha256: str) -> str:
+    """Copy a file into the index's originals under its hash (atomically); return the copy's relative path."""
+    relative = layout.original(sha256, path.suffix)
+    target = layout.resolve(relative)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary = temporary_path(target)
         shutil.copyfile(path, temporary)
         os.replace(temporary, target)
-    return relative.as_posix()
+    return relative
 
 
 def embedding_text(title: str, passage: Passage) -> str:

@@ -14,17 +14,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import numpy as np
 
 from .embed import Embedder
 from .errors import InvalidQuery
-from .filters import FACET_FIELDS, document_values, filter_sql
+from .filters import FACET_FIELDS, PassageFilter, document_values
 from .highlight import highlight_ranges, query_terms
-from .keyword import index_languages, keyword_search, question_languages
-from .keyword_index import KeywordIndex
+from .keyword import question_languages
 from .records import Hit, SearchResult
 from .store import Store
-from .vectors import search_vectors, vector_scores
 
 __all__ = ["MAX_K", "MODES", "Fusion", "SearchRequest", "search", "check_query"]
 
@@ -95,10 +92,10 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
     """
     started = time.perf_counter()
     query = check_query(request, max_chars)
-    allowed_sql, allowed_args = filter_sql(request.filters)
+    passage_filter = PassageFilter.of(request.filters)
     # The languages the question is stemmed in, for keyword matching and highlights alike.
-    languages = question_languages(query, index_languages(store.connection()))
-    scores = _candidates(store, embedder, query, request.mode, fusion, allowed_sql, allowed_args, languages)
+    languages = question_languages(query, store.languages())
+    scores = _candidates(store, embedder, query, request.mode, fusion, passage_filter, languages)
     ranked = sorted(scores, key=lambda passage_id: (-scores[passage_id], passage_id))
     with store.reading():  # one snapshot, so a document removed meanwhile is missing from every read or none
         owners = store.passage_documents(ranked)
@@ -123,34 +120,27 @@ def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fus
                         mode=request.mode, grouped=request.group)
 
 
-def _candidates(store: Store, embedder: Embedder, query: str, mode: str, fusion: Fusion, allowed_sql: str, allowed_args: tuple,
+def _candidates(store: Store, embedder: Embedder, query: str, mode: str, fusion: Fusion, passage_filter: PassageFilter,
                 languages: tuple[str, ...]) -> dict[int, float]:
     """Scores of the candidate passages for one mode; ``languages``: those to stem the question in."""
-    allowed = None
-    if allowed_sql:
-        allowed = np.array([row[0] for row in store.connection().execute(allowed_sql, allowed_args)], dtype=np.int64)
-        if not len(allowed):
-            return {}
+    allowed = store.allowed_passages(passage_filter)  # the filter runs once, for both sides
+    if allowed is not None and not len(allowed):
+        return {}
     if mode == "keyword":
-        return _keyword(store.keyword_index(), query, fusion.depth, languages, allowed)
-    index = store.vector_index()
+        return store.keyword_candidates(query, languages, fusion.depth, allowed)
     vector = embedder.encode([query])[0]
-    dense = search_vectors(index, vector, fusion.depth, allowed)
+    dense = store.dense_candidates(vector, fusion.depth, allowed)
     if mode == "dense":
         return dense
     # The keyword side runs after the question is embedded, not beside it: a second thread took the cores
     # from ONNX Runtime's (hybrid p50 6.4 against 6.1 ms on SciFact, idle).
-    keyword_all = _keyword(store.keyword_index(), query, fusion.keyword_depth, languages, allowed)
+    keyword_all = store.keyword_candidates(query, languages, fusion.keyword_depth, allowed)
     keyword = dict(list(keyword_all.items())[: fusion.depth])
     union = sorted(set(dense) | set(keyword))
-    dense_all = {**vector_scores(index, vector, [i for i in union if i not in dense]), **dense}
+    # A passage found by one side only gets its real score from the other, not zero.
+    dense_all = {**store.dense_scores(vector, [i for i in union if i not in dense]), **dense}
     dense_scaled, keyword_scaled = _min_max(dense_all, union), _min_max(keyword_all, union)
     return {i: fusion.alpha * dense_scaled[i] + (1 - fusion.alpha) * keyword_scaled[i] for i in union}
-
-
-def _keyword(index: KeywordIndex, query: str, depth: int, languages: tuple[str, ...], allowed: np.ndarray | None) -> dict[int, float]:
-    """The keyword side's best ``depth`` passages (among ``allowed`` passage ids when given)."""
-    return keyword_search(index, query, depth, languages, None if allowed is None else index.rows_of(allowed))
 
 
 def _min_max(scores: dict[int, float], ids: list[int]) -> dict[int, float]:

@@ -12,6 +12,7 @@ sees a commit at its next search and no update re-reads a whole index.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -20,9 +21,9 @@ from typing import Callable, Generic, TypeVar
 import faiss
 import numpy as np
 
-from .keyword_index import KeywordIndex, latest_keyword_snapshot, load_keyword_index, save_keyword_index
-from .vectors import (VectorIndex, is_approximate, latest_snapshot, load_vector_index, max_id, new_vector_index,
-                      save_vector_index, snapshot_index)
+from .keyword_index import KeywordIndex, load_keyword_index, save_keyword_index
+from .layout import IndexLayout
+from .vectors import VectorIndex, is_approximate, load_vector_index, max_id, new_vector_index, save_vector_index, snapshot_index
 
 __all__ = ["LiveKeywords", "LiveVectors"]
 
@@ -37,8 +38,8 @@ class _LiveIndex(Generic[Index]):
     #: The meta key that records the largest passage id in the last snapshot.
     _META_KEY = ""
 
-    def __init__(self, data_dir: Path):
-        self._data_dir = data_dir
+    def __init__(self, layout: IndexLayout):
+        self._layout = layout
         self._lock = threading.Lock()
         self._index: Index | None = None
         self._version = -1
@@ -59,7 +60,7 @@ class _LiveIndex(Generic[Index]):
                 latest = version()
                 if self._index is None:
                     snapshot = self._latest_snapshot(latest)
-                    loaded = self._load(snapshot) if snapshot is not None else None
+                    loaded = self._load(self._snapshot_path(snapshot)) if snapshot is not None else None
                     self._index = self._empty() if loaded is None else loaded
                     self._version = snapshot if loaded is not None else 0
                 self._apply_changes(db)
@@ -92,14 +93,22 @@ class _LiveIndex(Generic[Index]):
             changed += db.execute("SELECT count(*) FROM passages WHERE id > ?", (int(row[0]),)).fetchone()[0]
             if changed <= _RESAVE_SHARE * max(self._size(), 1):
                 return
-        self._save(latest)
+        self._save(self._snapshot_path(latest))
+        for older, path in self._snapshots().items():
+            if older < latest:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                    (self._META_KEY, self._max_id()))
 
-    # What each kind of index does: find, load and save its snapshots, and change itself.
-    def _latest_snapshot(self, at_most: int) -> int | None: raise NotImplementedError
-    def _load(self, version: int) -> Index | None: raise NotImplementedError
-    def _save(self, version: int) -> None: raise NotImplementedError
+    def _latest_snapshot(self, at_most: int) -> int | None:
+        """The newest version with a saved snapshot, not newer than ``at_most`` (None if there is none)."""
+        return max((version for version in self._snapshots() if version <= at_most), default=None)
+
+    # What each kind of index does: name, load and save its snapshots, and change itself.
+    def _snapshots(self) -> dict[int, Path]: raise NotImplementedError
+    def _snapshot_path(self, version: int) -> Path: raise NotImplementedError
+    def _load(self, path: Path) -> Index | None: raise NotImplementedError
+    def _save(self, path: Path) -> None: raise NotImplementedError
     def _empty(self) -> Index: raise NotImplementedError
     def _remove(self, ids: list[int]) -> None: raise NotImplementedError
     def _add_newer(self, db: sqlite3.Connection, after_id: int) -> None: raise NotImplementedError
@@ -112,8 +121,8 @@ class LiveVectors(_LiveIndex[faiss.IndexIDMap2]):
 
     _META_KEY = "snapshot_max_id"
 
-    def __init__(self, data_dir: Path, dimension: int):
-        super().__init__(data_dir)
+    def __init__(self, layout: IndexLayout, dimension: int):
+        super().__init__(layout)
         self._dimension = dimension
         self._removed: set[int] = set()  # removed from an HNSW graph, which cannot drop them: masked until the next snapshot
         self._view = VectorIndex(new_vector_index(dimension))
@@ -126,8 +135,9 @@ class LiveVectors(_LiveIndex[faiss.IndexIDMap2]):
             view = self._view = VectorIndex.of(index, frozenset(self._removed))
         return view
 
-    def _latest_snapshot(self, at_most): return latest_snapshot(self._data_dir, at_most)
-    def _load(self, version): return load_vector_index(self._data_dir, version)
+    def _snapshots(self): return self._layout.vectors_snapshots()
+    def _snapshot_path(self, version): return self._layout.vectors_snapshot(version)
+    def _load(self, path): return load_vector_index(path)
     def _empty(self): return new_vector_index(self._dimension)
     def _max_id(self): return max_id(self._index)
     def _size(self): return self._index.ntotal - len(self._removed)
@@ -140,11 +150,11 @@ class LiveVectors(_LiveIndex[faiss.IndexIDMap2]):
         else:
             self._index.remove_ids(np.array(ids, dtype=np.int64))
 
-    def _save(self, version):
+    def _save(self, path):
         # The snapshot drops masked passages, and turns approximate (or exact again) when the size says so.
         self._index = snapshot_index(self._index, self._removed)
         self._removed = set()
-        save_vector_index(self._index, self._data_dir, version)
+        save_vector_index(self._index, path)
 
     def _add_newer(self, db, after_id):
         rows = db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (after_id,)).fetchall()
@@ -159,9 +169,10 @@ class LiveKeywords(_LiveIndex[KeywordIndex]):
 
     _META_KEY = "keywords_max_id"
 
-    def _latest_snapshot(self, at_most): return latest_keyword_snapshot(self._data_dir, at_most)
-    def _load(self, version): return load_keyword_index(self._data_dir, version)
-    def _save(self, version): save_keyword_index(self._index, self._data_dir, version)
+    def _snapshots(self): return self._layout.keywords_snapshots()
+    def _snapshot_path(self, version): return self._layout.keywords_snapshot(version)
+    def _load(self, path): return load_keyword_index(path)
+    def _save(self, path): save_keyword_index(self._index, path)
     def _empty(self): return KeywordIndex.empty()
     def _remove(self, ids): self._index.remove(ids)
     def _max_id(self): return self._index.max_id()

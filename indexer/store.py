@@ -1,47 +1,41 @@
-"""The index directory: manifest, SQLite database and FAISS vectors.
+"""The index: documents, passages and their vectors in SQLite, searched through FAISS and keyword snapshots.
 
-``manifest.json`` says which model and dimension the vectors have and the
-format version. ``kb.sqlite3`` holds documents, passages (with their vectors,
-so the FAISS file can always be rebuilt), an FTS5 keyword index kept in step by
-triggers, and a version number bumped by every write. The FAISS ids are the
-passages' primary keys. Readers use one connection per thread; writers hold an
-exclusive lock file, which the kernel releases if the writer dies.
+``kb.sqlite3`` holds documents, passages (with their vectors, so the FAISS file
+can always be rebuilt), an FTS5 keyword index kept in step by triggers, and a
+version number bumped by every write. The FAISS ids are the passages' primary
+keys. Readers use one connection per thread; writers hold an exclusive lock
+file, which the kernel releases if the writer dies. Every SQL statement is
+here or in ``store_rows``; ``layout`` names the files.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
+import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from .errors import DocumentNotFound, IndexNotBuilt, IndexOutdated, KBError
-from .keyword import STEMS_FUNCTION, index_stems
-from .records import Document, Location, Passage
+from .errors import DocumentNotFound
+from .filters import PassageFilter
+from .keyword import STEMS_FUNCTION, index_languages, index_stems, keyword_search
+from .layout import FORMAT_VERSION, IndexLayout, Manifest
+from .records import Document, Passage
 from .snapshots import LiveKeywords, LiveVectors
+from .store_rows import (DOCUMENT_SELECT, PASSAGE_COLUMNS, bump_version, document_from_row, insert_passages, passage_from_row,
+                         read_meta, remember_languages, save_near_duplicates, transaction, update_document_fields,
+                         upsert_document, write_meta)
+from .vectors import search_vectors, vector_scores
 
 __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
-FORMAT_VERSION = 5
+log = logging.getLogger(__name__)
+
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
-_PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end, ocr, language"
-_DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata, d.language, d.notice"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What the vectors in an index directory are: model, dimension, format version."""
-
-    model: str
-    dimension: int
-    format_version: int = FORMAT_VERSION
 
 
 class Store:
@@ -49,10 +43,11 @@ class Store:
 
     def __init__(self, data_dir: Path, manifest: Manifest):
         self.data_dir = Path(data_dir)
+        self.layout = IndexLayout(self.data_dir)
         self.manifest = manifest
         self._local = threading.local()
-        self._vectors = LiveVectors(self.data_dir, manifest.dimension)
-        self._keywords = LiveKeywords(self.data_dir)
+        self._vectors = LiveVectors(self.layout, manifest.dimension)
+        self._keywords = LiveKeywords(self.layout)
         # Documents read by searches, kept until the next write; a passage's document never changes (ids are not reused).
         self._documents: tuple[int, dict[int, Document]] = (-1, {})
         self._owners: dict[int, int] = {}
@@ -63,41 +58,29 @@ class Store:
 
         Raises:
             IndexNotBuilt: the directory has no index yet.
+            IndexDamaged: its manifest cannot be read.
+            IndexOutdated: it is of another format version.
         """
-        data_dir = Path(data_dir)
-        manifest_path = data_dir / "manifest.json"
-        if not manifest_path.exists():
-            raise IndexNotBuilt(f"no index in {data_dir} yet; build it with `kb index` (or `make run`)")
-        try:
-            fields = json.loads(manifest_path.read_text(encoding="utf-8"))
-            manifest = Manifest(**fields)
-        except (ValueError, TypeError) as error:
-            raise KBError(f"{manifest_path} is damaged ({error}); delete {data_dir} and run `kb index` again") from error
-        if manifest.format_version != FORMAT_VERSION:
-            raise IndexOutdated(
-                f"{data_dir} holds an index of format {manifest.format_version}, this version reads {FORMAT_VERSION}; "
-                f"rebuild it with `kb index --rebuild`"
-            )
-        return cls(data_dir, manifest)
+        return cls(Path(data_dir), IndexLayout(Path(data_dir)).read_manifest())
 
     @classmethod
     def create(cls, data_dir: str | Path, manifest: Manifest) -> Store:
-        """Create (or reuse, if its manifest matches) an index directory."""
-        data_dir = Path(data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        store = cls(data_dir, manifest)
+        """Create an index directory, or open it as it is when it already has a manifest."""
+        layout = IndexLayout(Path(data_dir))
+        layout.data_dir.mkdir(parents=True, exist_ok=True)
+        if layout.manifest.exists():
+            return cls.open(layout.data_dir)
+        store = cls(layout.data_dir, manifest)
         with store.connection() as db:
             db.executescript(_SCHEMA)
-        temporary = data_dir / "manifest.json.tmp"
-        temporary.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
-        temporary.replace(data_dir / "manifest.json")
+        store.manifest = layout.write_manifest(manifest)
         return store
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection to the database (made on first use)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.data_dir / "kb.sqlite3", timeout=30, isolation_level=None)
+            db = sqlite3.connect(self.layout.database, timeout=30, isolation_level=None)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
@@ -138,11 +121,8 @@ class Store:
 
     def documents(self) -> list[Document]:
         """Every document with its passage count, ordered by title."""
-        rows = self.connection().execute(
-            f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
-            "FROM documents d ORDER BY d.title COLLATE NOCASE, d.id"
-        )
-        return [_document(row) for row in rows]
+        rows = self.connection().execute(f"{DOCUMENT_SELECT} ORDER BY d.title COLLATE NOCASE, d.id")
+        return [document_from_row(row) for row in rows]
 
     def document(self, document_id: int) -> Document:
         """The document with this id.
@@ -150,14 +130,10 @@ class Store:
         Raises:
             DocumentNotFound: there is none.
         """
-        row = self.connection().execute(
-            f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
-            "FROM documents d WHERE d.id = ?",
-            (document_id,),
-        ).fetchone()
+        row = self.connection().execute(f"{DOCUMENT_SELECT} WHERE d.id = ?", (document_id,)).fetchone()
         if row is None:
             raise DocumentNotFound(f"no document with id {document_id}; GET /api/documents lists them")
-        return _document(row)
+        return document_from_row(row)
 
     def documents_by_id(self, ids: list[int]) -> dict[int, Document]:
         """The documents with these ids (missing ids are left out), by id; read once per index version."""
@@ -168,12 +144,8 @@ class Store:
         missing = [i for i in dict.fromkeys(ids) if i not in cached]
         if missing:
             marks = ",".join("?" * len(missing))
-            rows = self.connection().execute(
-                f"SELECT {_DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count "
-                f"FROM documents d WHERE d.id IN ({marks})",
-                missing,
-            )
-            cached.update((row["id"], _document(row)) for row in rows)
+            rows = self.connection().execute(f"{DOCUMENT_SELECT} WHERE d.id IN ({marks})", missing)
+            cached.update((row["id"], document_from_row(row)) for row in rows)
         return {i: cached[i] for i in ids if i in cached}
 
     def find_document(self, *, path: str | None = None, sha256: str | None = None) -> Document | None:
@@ -187,8 +159,8 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.connection().execute(f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})", ids)
-        return {row["id"]: _passage(row) for row in rows}
+        rows = self.connection().execute(f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})", ids)
+        return {row["id"]: passage_from_row(row) for row in rows}
 
     def passage_documents(self, ids: list[int]) -> dict[int, int]:
         """The document id of each of these passages, by passage id (a passage removed since may still be listed)."""
@@ -209,18 +181,53 @@ class Store:
         """The keyword postings at the database's current version (see ``keyword_index.KeywordIndex``)."""
         return self._keywords.current(self.connection(), self.version)
 
+    def languages(self) -> tuple[str, ...]:
+        """The languages of the index's passages (ISO 639-1 codes; "" for unknown)."""
+        return index_languages(self.connection())
+
+    def allowed_passages(self, passage_filter: PassageFilter) -> np.ndarray | None:
+        """The ids of the passages a filter allows (None: no filter, every passage)."""
+        if not passage_filter:
+            return None
+        sql, args = passage_filter.sql()
+        return np.array([row[0] for row in self.connection().execute(sql, args)], dtype=np.int64)
+
+    def dense_candidates(self, vector: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> dict[int, float]:
+        """The ``depth`` passages nearest a unit-length vector, with cosine scores, best first (among ``allowed``)."""
+        return search_vectors(self.vector_index(), vector, depth, allowed)
+
+    def dense_scores(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """The cosine scores of given passages against a vector (removed ones are left out)."""
+        return vector_scores(self.vector_index(), vector, list(ids))
+
+    def keyword_candidates(self, question: str, languages: Sequence[str], depth: int,
+                           allowed: np.ndarray | None = None) -> dict[int, float]:
+        """The ``depth`` best passages by BM25 for a question stemmed in ``languages``, best first (among ``allowed``)."""
+        index = self.keyword_index()
+        return keyword_search(index, question, depth, languages, None if allowed is None else index.rows_of(allowed))
+
     # -- writing ------------------------------------------------------------
 
     @contextmanager
     def writing(self) -> Iterator[Store]:
         """Hold the index's write lock (released by the kernel if the writer dies); snapshot on leaving."""
-        with open(self.data_dir / "write.lock", "w") as lock:
+        with open(self.layout.write_lock, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield self
-            finally:
-                self._vectors.save_if_worth_it(self.connection(), self.version)
-                self._keywords.save_if_worth_it(self.connection(), self.version)
+            except BaseException:
+                # What was committed before the failure deserves its snapshots too, but a failing snapshot
+                # must not hide the error that stopped the writer: it is logged, and the writer's error raised.
+                try:
+                    self._save_snapshots()
+                except Exception:
+                    log.exception("could not save the index's snapshots in %s after a failed write", self.data_dir)
+                raise
+            self._save_snapshots()
+
+    def _save_snapshots(self) -> None:
+        self._vectors.save_if_worth_it(self.connection(), self.version)
+        self._keywords.save_if_worth_it(self.connection(), self.version)
 
     def save_document(self, document: Document, passages: list[Passage], vectors: np.ndarray,
                       signature: np.ndarray | None = None, similar: dict[int, float] | None = None) -> Document:
@@ -237,18 +244,14 @@ class Store:
             The stored document with its id and passage count.
         """
         db = self.connection()
-        with _transaction(db):
-            document_id = _upsert_document(db, document)
+        with transaction(db):
+            document_id = upsert_document(db, document)
             db.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
-            db.executemany(
-                "INSERT INTO passages (document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end,"
-                " ocr, language, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_passage_row(document_id, passage, vector) for passage, vector in zip(passages, vectors)],
-            )
+            insert_passages(db, document_id, passages, vectors)
             if signature is not None:
-                _save_near_duplicates(db, document_id, signature, similar or {})
-            _remember_languages(db, {passage.language for passage in passages})
-            _bump_version(db)
+                save_near_duplicates(db, document_id, signature, similar or {})
+            remember_languages(db, {passage.language for passage in passages})
+            bump_version(db)
         return self.document(document_id)
 
     def signatures(self) -> dict[int, np.ndarray]:
@@ -276,10 +279,10 @@ class Store:
             DocumentNotFound: there is no such document.
         """
         db = self.connection()
-        with _transaction(db):
+        with transaction(db):
             document = self.document(document_id)
             db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
-            _bump_version(db)
+            bump_version(db)
         return document
 
     def update_fields(self, document_id: int, title: str, type_: str, metadata: dict) -> Document:
@@ -289,115 +292,19 @@ class Store:
             DocumentNotFound: there is no such document.
         """
         db = self.connection()
-        with _transaction(db):
+        with transaction(db):
             self.document(document_id)
-            db.execute("UPDATE documents SET title = ?, type = ?, metadata = ? WHERE id = ?",
-                       (title, type_, json.dumps(metadata, ensure_ascii=False, default=str), document_id))
-            db.execute(f"UPDATE passages_fts SET context = (SELECT {STEMS_FUNCTION}(? || ' ' || heading, language) FROM passages "
-                       "WHERE id = passages_fts.rowid) WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)", (title, document_id))
-            # Readers' keyword postings re-read these passages (snapshots.LiveKeywords).
-            db.execute("INSERT OR REPLACE INTO restemmed_passages (id, version) SELECT id, "
-                       "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'version'), 0) + 1 FROM passages WHERE document_id = ?",
-                       (document_id,))
-            _bump_version(db)
+            update_document_fields(db, document_id, title, type_, metadata)
+            bump_version(db)
         return self.document(document_id)
 
     def notices(self) -> set[str]:
         """The notice lines (``notices.notice_key``) this collection repeats on first pages, as learned so far."""
-        row = self.connection().execute("SELECT value FROM meta WHERE key = 'notices'").fetchone()
-        return set(json.loads(row[0])) if row else set()
+        return set(read_meta(self.connection(), "notices", []))
 
     def remember_notices(self, keys: set[str]) -> set[str]:
         """Add notice lines to those known; return them all."""
         known = self.notices()
         if keys - known:
-            self.connection().execute(
-                "INSERT INTO meta (key, value) VALUES ('notices', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (json.dumps(sorted(known | keys), ensure_ascii=False),))
+            write_meta(self.connection(), "notices", sorted(known | keys))
         return known | keys
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def _save_near_duplicates(db: sqlite3.Connection, document_id: int, signature: np.ndarray, similar: dict[int, float]) -> None:
-    """Keep a document's signature and replace its near-duplicate pairs (stored both ways round)."""
-    db.execute("INSERT OR REPLACE INTO document_signatures (document_id, minhash) VALUES (?, ?)",
-               (document_id, np.asarray(signature, dtype=np.uint64).tobytes()))
-    db.execute("DELETE FROM near_duplicates WHERE document_id = ? OR other_id = ?", (document_id, document_id))
-    pairs = [(a, b, value) for other, value in similar.items() if other != document_id
-             for a, b in ((document_id, other), (other, document_id))]
-    db.executemany("INSERT INTO near_duplicates (document_id, other_id, similarity) VALUES (?, ?, ?)", pairs)
-
-
-def _remember_languages(db: sqlite3.Connection, languages: set[str]) -> None:
-    """Add passage languages to those the index holds (``keyword.index_languages``; a removal leaves them listed)."""
-    row = db.execute("SELECT value FROM meta WHERE key = 'languages'").fetchone()
-    if row is None:  # an index written before the list was kept: start from what it holds
-        known = {code for (code,) in db.execute("SELECT DISTINCT language FROM passages")}
-    else:
-        known = set(json.loads(row[0]))
-    if row is None or not languages <= known:
-        db.execute("INSERT INTO meta (key, value) VALUES ('languages', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                   (json.dumps(sorted(known | languages)),))
-
-
-def _bump_version(db: sqlite3.Connection) -> None:
-    db.execute("INSERT INTO meta (key, value) VALUES ('version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1")
-
-
-def _upsert_document(db: sqlite3.Connection, document: Document) -> int:
-    """Insert the document row, or update it in place to keep its id; return the id."""
-    fields = (document.path, document.original, document.filename, document.title, document.type, document.format,
-              document.sha256, document.size, _now(), json.dumps(document.metadata, ensure_ascii=False, default=str),
-              document.language, document.notice)
-    if document.id:
-        db.execute(
-            "UPDATE documents SET path=?, original=?, filename=?, title=?, type=?, format=?, sha256=?, size=?, indexed_at=?, "
-            "metadata=?, language=?, notice=? WHERE id=?",
-            (*fields, document.id),
-        )
-        return document.id
-    cursor = db.execute(
-        "INSERT INTO documents (path, original, filename, title, type, format, sha256, size, indexed_at, metadata, language, notice) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        fields,
-    )
-    return int(cursor.lastrowid)
-
-
-def _passage_row(document_id: int, passage: Passage, vector: np.ndarray) -> tuple:
-    where = passage.location
-    return (document_id, passage.ordinal, passage.text, passage.heading, where.page, where.page_label, where.slide,
-            where.section, passage.char_start, passage.char_end, int(where.ocr), passage.language,
-            np.asarray(vector, dtype=np.float32).tobytes())
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _document(row: sqlite3.Row) -> Document:
-    return Document(
-        id=row["id"], path=row["path"], original=row["original"], filename=row["filename"], title=row["title"], type=row["type"],
-        format=row["format"], sha256=row["sha256"], size=row["size"], indexed_at=row["indexed_at"],
-        passage_count=row["passage_count"], metadata=json.loads(row["metadata"]), language=row["language"], notice=row["notice"],
-    )
-
-
-def _passage(row: sqlite3.Row) -> Passage:
-    location = Location(page=row["page"], page_label=row["page_label"], slide=row["slide"], section=row["section"],
-                        ocr=bool(row["ocr"]))
-    return Passage(
-        id=row["id"], document_id=row["document_id"], ordinal=row["ordinal"], text=row["text"], heading=row["heading"],
-        location=location, char_start=row["char_start"], char_end=row["char_end"], language=row["language"],
-    )

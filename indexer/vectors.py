@@ -19,19 +19,19 @@ filtered search over few passages is exact whatever the size.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from .layout import temporary_path
+
 __all__ = ["APPROXIMATE_FROM", "TARGET_RECALL", "VectorIndex", "new_vector_index", "is_approximate", "snapshot_index",
-           "save_vector_index", "load_vector_index", "latest_snapshot", "max_id", "search_vectors", "vector_scores"]
+           "save_vector_index", "load_vector_index", "max_id", "search_vectors", "vector_scores"]
 
 # One query at a time: OpenMP threads cost more to start than a flat search of this size takes.
 faiss.omp_set_num_threads(1)
-_FILE = re.compile(r"^vectors-(\d+)\.faiss$")
 #: From this many live vectors a snapshot is approximate (HNSW): exact search over 50,000 vectors takes about 2 ms.
 APPROXIMATE_FROM = 50_000
 #: recall@10 against exact search that an approximate index is tuned to (see ``snapshot_index``).
@@ -136,39 +136,14 @@ def _tuned_ef_search(index: faiss.IndexIDMap2, vectors: np.ndarray, ids: np.ndar
     return breadth
 
 
-def _path(data_dir: Path, version: int) -> Path:
-    return data_dir / f"vectors-{version}.faiss"
-
-
-def save_vector_index(index: faiss.Index, data_dir: Path, version: int) -> Path:
-    """Write ``index`` as the file for database ``version`` and delete older files.
-
-    Args:
-        index: the index to save.
-        data_dir: the index directory.
-        version: the database version the index matches.
-
-    Returns:
-        The path written.
-    """
-    target = _path(data_dir, version)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+def save_vector_index(index: faiss.Index, target: Path) -> Path:
+    """Write ``index`` to ``target`` whole (a temporary file, synced, then renamed); return ``target``."""
+    temporary = temporary_path(target)
     faiss.write_index(index, str(temporary))
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, target)
-    for path in data_dir.iterdir():
-        match = _FILE.match(path.name)
-        if match and int(match.group(1)) < version:
-            path.unlink(missing_ok=True)
     return target
-
-
-def latest_snapshot(data_dir: Path, at_most: int) -> int | None:
-    """The newest version with a saved FAISS file, not newer than ``at_most`` (None if there is none)."""
-    versions = [int(m.group(1)) for path in data_dir.iterdir() if (m := _FILE.match(path.name))]
-    versions = [version for version in versions if version <= at_most]
-    return max(versions) if versions else None
 
 
 def max_id(index: faiss.IndexIDMap2) -> int:
@@ -176,9 +151,8 @@ def max_id(index: faiss.IndexIDMap2) -> int:
     return int(faiss.vector_to_array(index.id_map).max()) if index.ntotal else 0
 
 
-def load_vector_index(data_dir: Path, version: int) -> faiss.Index | None:
-    """The saved index for database ``version``, or None when there is no such file."""
-    path = _path(data_dir, version)
+def load_vector_index(path: Path) -> faiss.Index | None:
+    """The index saved at ``path``, or None when there is no such file."""
     try:
         return faiss.read_index(str(path))
     except (RuntimeError, OSError):

@@ -6,7 +6,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from indexer import (CorruptDocument, DocumentNotFound, DuplicateDocument, EncryptedDocument, ExtractionError,
-                     ExtractionOutOfMemory, ExtractionTimeout, IndexNotBuilt, IndexOutdated, InvalidField, InvalidQuery,
+                     ExtractionOutOfMemory, ExtractionTimeout, FileMissing, IndexDamaged, IndexNotBuilt, IndexOutdated, InvalidField, InvalidQuery,
                      KBError, ModelMismatch, ModelUnavailable, NoTextFound, UnsupportedFormat)
 
 __all__ = ["register_error_handlers", "error_response", "STATUS_BY_ERROR", "APIError"]
@@ -17,6 +17,7 @@ STATUS_BY_ERROR = {
     InvalidQuery: 400,
     InvalidField: 400,
     DocumentNotFound: 404,
+    FileMissing: 404,
     DuplicateDocument: 409,
     UnsupportedFormat: 415,
     # Too big to read within the limits set for one file (KB_EXTRACT_SECONDS, KB_EXTRACT_MEMORY_MB).
@@ -28,6 +29,7 @@ STATUS_BY_ERROR = {
     ExtractionError: 422,
     IndexNotBuilt: 503,
     IndexOutdated: 503,
+    IndexDamaged: 503,
     ModelMismatch: 503,
     ModelUnavailable: 503,
 }

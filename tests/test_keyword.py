@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.highlight import highlight_ranges, query_terms
-from indexer.keyword import fts_query, index_languages, index_stems, keyword_search, question_languages
+from indexer.keyword import fts_query, index_stems, keyword_search, question_languages
 from indexer.records import Document, Location, Passage
 
 from .conftest import FakeEmbedder
@@ -18,7 +18,7 @@ ENGLISH = "Domestic workers rarely have written contracts with their employers."
 
 def _keyword(store, question: str, k: int) -> dict[int, float]:
     """Keyword search as ``search`` runs it: the question stemmed in the languages it and the index call for."""
-    return keyword_search(store.keyword_index(), question, k, question_languages(question, index_languages(store.connection())))
+    return keyword_search(store.keyword_index(), question, k, question_languages(question, store.languages()))
 
 
 def _save(store, path: str, texts: list[tuple[str, str]], title: str = "Note") -> list[int]:
@@ -40,7 +40,7 @@ def trilingual(store):
 
 
 def _highlighted(store, text: str, question: str, language: str) -> list[str]:
-    terms = query_terms(question, question_languages(question, index_languages(store.connection())))
+    terms = query_terms(question, question_languages(question, store.languages()))
     return [text[start:end] for start, end in highlight_ranges(text, terms, language)]
 
 
@@ -77,7 +77,7 @@ def test_highlights_match_words_whose_accent_the_stemmer_drops(store):
 
 def test_the_question_is_stemmed_in_english_and_its_own_language(trilingual):
     store, _ = trilingual
-    held = index_languages(store.connection())
+    held = store.languages()
     assert held == ("en", "es", "fr")
     assert question_languages("What does the monthly payment of a monotributista cover?", held) == ("en",)
     assert question_languages("¿Qué organismo recauda el monotributo en cada uno de los tres países?", held) == ("en", "es")
@@ -95,11 +95,11 @@ def test_an_english_question_reaches_a_spanish_passage_through_its_english_stems
 
 
 def test_the_languages_follow_the_index(store):
-    assert index_languages(store.connection()) == ("en",)
+    assert store.languages() == ("en",)
     _save(store, "unknown.md", [(ENGLISH, "")])
-    assert index_languages(store.connection()) == ("en",)
+    assert store.languages() == ("en",)
     _save(store, "fr.md", [(FRENCH, "fr")])
-    assert index_languages(store.connection()) == ("en", "fr")
+    assert store.languages() == ("en", "fr")
     # Kept by the writers, so a reader never scans every passage for them.
     assert store.connection().execute("SELECT value FROM meta WHERE key = 'languages'").fetchone()[0] == '["", "fr"]'
 

@@ -67,11 +67,11 @@ def test_a_new_reader_loads_the_writers_snapshot_and_the_changes_since(store):
 def test_a_snapshot_round_trips_without_the_dead_rows(tmp_path):
     index = KeywordIndex.build([(1, "informal worker", "note"), (2, "pension", "note"), (3, "informal pension", "")])
     index.remove([2])
-    save_keyword_index(index, tmp_path, 7)
-    loaded = load_keyword_index(tmp_path, 7)
+    save_keyword_index(index, tmp_path / "keywords-7")
+    loaded = load_keyword_index(tmp_path / "keywords-7")
     assert loaded.size == 2 and loaded.max_id() == 3
     assert loaded.search(["pension"], 5).as_dict().keys() == index.search(["pension"], 5).as_dict().keys() == {3}
-    assert load_keyword_index(tmp_path, 8) is None
+    assert load_keyword_index(tmp_path / "keywords-8") is None
 
 
 def test_a_filter_mask_keeps_only_the_allowed_passages():

@@ -8,9 +8,10 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer.errors import DocumentNotFound, IndexNotBuilt, KBError
+from indexer.errors import DocumentNotFound, IndexDamaged, IndexNotBuilt, KBError
 from indexer.keyword import fts_query
 from indexer.records import Document
+from indexer.layout import FORMAT_VERSION
 from indexer.store import Manifest, Store
 from indexer.vectors import search_vectors
 
@@ -132,7 +133,7 @@ def test_open_on_an_empty_directory_says_the_index_is_not_built(tmp_path):
 def test_damaged_manifest_is_reported_with_its_path(store, content):
     manifest = store.data_dir / "manifest.json"
     manifest.write_text(content, encoding="utf-8")
-    with pytest.raises(KBError, match="manifest.json is damaged") as raised:
+    with pytest.raises(IndexDamaged, match="manifest.json is damaged") as raised:
         Store.open(store.data_dir)
     assert str(manifest) in raised.value.message
 
@@ -146,7 +147,9 @@ def test_manifest_of_another_format_version_asks_for_a_rebuild(store):
 
 
 def test_open_reads_the_manifest_written_by_create(store):
-    assert Store.open(store.data_dir).manifest == Manifest(model=EMBEDDER.name, dimension=EMBEDDER.dimension)
+    manifest = Store.open(store.data_dir).manifest
+    assert (manifest.model, manifest.dimension, manifest.format_version) == (EMBEDDER.name, EMBEDDER.dimension, FORMAT_VERSION)
+    assert manifest == store.manifest and len(manifest.generation) == 32  # a new id for each index built from nothing
 
 
 def test_find_document_by_path_and_by_hash(store):
@@ -154,3 +157,37 @@ def test_find_document_by_path_and_by_hash(store):
     assert store.find_document(path="/docs/a.txt") == saved
     assert store.find_document(sha256=saved.sha256) == saved
     assert store.find_document(path="/docs/none.txt") is None
+
+
+def test_candidates_come_from_the_store_and_a_filter_narrows_both_sides(store):
+    from indexer.filters import PassageFilter
+
+    first = save_texts(store, "/a/thailand.md", ["informal workers in Thailand", "pension reform"])
+    second = save_texts(store, "/a/zambia.md", ["informal economy in Zambia"])
+    with store.writing():
+        store.update_fields(second.id, second.title, "report", {"countries": ["Zambia"]})
+    vector = EMBEDDER.encode(["informal workers"])[0]
+    assert set(store.keyword_candidates("informal", ("en",), 10)) == set(_passage_ids(store)) - {_passage_ids(store, first.id)[1]}
+    assert len(store.dense_candidates(vector, 10)) == 3
+    allowed = store.allowed_passages(PassageFilter.of({"country": ("zambia",)}))
+    assert list(allowed) == _passage_ids(store, second.id)
+    assert list(store.keyword_candidates("informal", ("en",), 10, allowed)) == _passage_ids(store, second.id)
+    assert list(store.dense_candidates(vector, 10, allowed)) == _passage_ids(store, second.id)
+    assert store.allowed_passages(PassageFilter.of({})) is None
+    scores = store.dense_scores(vector, _passage_ids(store))
+    assert scores.keys() == set(_passage_ids(store)) and all(-1.0 <= value <= 1.0 + 1e-6 for value in scores.values())
+    assert store.languages() == ("en",)  # passages of unknown language are stemmed, and listed, as English
+
+
+def test_a_failing_snapshot_does_not_hide_the_error_that_stopped_the_writer(store, monkeypatch, caplog):
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store._vectors, "save_if_worth_it", broken)
+    with pytest.raises(ValueError, match="the writer's own error"):
+        with store.writing():
+            raise ValueError("the writer's own error")
+    assert "could not save the index's snapshots" in caplog.text
+    with pytest.raises(OSError, match="disk full"):  # after a successful write, a snapshot error is the error
+        with store.writing():
+            pass

@@ -1,0 +1,143 @@
+"""The index directory: what each file in it is, and its manifest. The only code that builds those paths.
+
+::
+
+    <data dir>/
+      manifest.json              model, dimension, format version, generation (see Manifest)
+      kb.sqlite3                 documents, passages with their vectors, keyword stems (the record)
+      write.lock                 held by the one writer (flock; the kernel releases it if the writer dies)
+      vectors-<version>.faiss    FAISS snapshot of the database at <version> (rebuilt from the database at will)
+      keywords-<version>/        keyword postings snapshot at <version> (likewise)
+      originals/<sha256>.<ext>   a copy of every indexed file, served back to readers
+      last-index-report.json     what the last `kb index` did to each file
+
+Evaluation and benchmark runs write beside the directory, never inside it (``evaluation_dir``), so an
+index holds only what serving needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import IndexDamaged, IndexNotBuilt, IndexOutdated
+
+__all__ = ["FORMAT_VERSION", "Manifest", "IndexLayout", "temporary_path"]
+
+#: Bumped whenever the files above change in a way an older reader cannot follow.
+FORMAT_VERSION = 5
+_VECTORS = re.compile(r"^vectors-(\d+)\.faiss$")
+_KEYWORDS = re.compile(r"^keywords-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the vectors in an index directory are: model, dimension, format version.
+
+    ``generation`` is new each time the directory is built from nothing (``kb index --rebuild``), so that a
+    process holding it open can tell a rebuilt index from the one it opened.
+    """
+
+    model: str
+    dimension: int
+    format_version: int = FORMAT_VERSION
+    generation: str = ""
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """The paths of one index directory."""
+
+    data_dir: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "kb.sqlite3"
+
+    @property
+    def write_lock(self) -> Path:
+        return self.data_dir / "write.lock"
+
+    @property
+    def index_report(self) -> Path:
+        return self.data_dir / "last-index-report.json"
+
+    @property
+    def evaluation_dir(self) -> Path:
+        """Where evaluation and benchmark runs write: ``<data dir>-eval`` beside the index."""
+        return self.data_dir.with_name(f"{self.data_dir.name}-eval")
+
+    def original(self, sha256: str, suffix: str) -> str:
+        """The kept copy of a file with this content, relative to the directory (as documents store it)."""
+        return (Path("originals") / f"{sha256}{suffix.lower()}").as_posix()
+
+    def resolve(self, relative: str) -> Path:
+        """A path that documents store relative to the directory (``Document.original``), made absolute."""
+        return self.data_dir / relative
+
+    def vectors_snapshot(self, version: int) -> Path:
+        return self.data_dir / f"vectors-{version}.faiss"
+
+    def keywords_snapshot(self, version: int) -> Path:
+        return self.data_dir / f"keywords-{version}"
+
+    def vectors_snapshots(self) -> dict[int, Path]:
+        """The FAISS snapshots in the directory, by database version."""
+        return self._snapshots(_VECTORS)
+
+    def keywords_snapshots(self) -> dict[int, Path]:
+        """The keyword snapshots in the directory, by database version."""
+        return self._snapshots(_KEYWORDS)
+
+    def _snapshots(self, pattern: re.Pattern) -> dict[int, Path]:
+        if not self.data_dir.is_dir():
+            return {}
+        found = {}
+        for path in self.data_dir.iterdir():
+            match = pattern.match(path.name)
+            if match:
+                found[int(match.group(1))] = path
+        return found
+
+    def read_manifest(self) -> Manifest:
+        """The directory's manifest, checked.
+
+        Raises:
+            IndexNotBuilt: the directory has no index yet.
+            IndexDamaged: the manifest cannot be read.
+            IndexOutdated: the index is of another format version.
+        """
+        if not self.manifest.exists():
+            raise IndexNotBuilt(f"no index in {self.data_dir} yet; build it with `kb index` (or `make run`)")
+        try:
+            manifest = Manifest(**json.loads(self.manifest.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as error:
+            raise IndexDamaged(f"{self.manifest} is damaged ({error}); rebuild the index with `kb index --rebuild`") from error
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexOutdated(
+                f"{self.data_dir} holds an index of format {manifest.format_version}, this version reads {FORMAT_VERSION}; "
+                f"rebuild it with `kb index --rebuild`"
+            )
+        return manifest
+
+    def write_manifest(self, manifest: Manifest) -> Manifest:
+        """Write the manifest atomically, with a new generation id if it has none; return what was written."""
+        if not manifest.generation:
+            manifest = Manifest(manifest.model, manifest.dimension, manifest.format_version, uuid.uuid4().hex)
+        temporary = temporary_path(self.manifest)
+        temporary.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, self.manifest)
+        return manifest
+
+
+def temporary_path(target: Path) -> Path:
+    """A hidden name beside ``target`` for writing it whole before ``os.replace`` puts it in place."""
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -1,0 +1,42 @@
+"""Filters and facet values, declared by the catalogue fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.catalog import CATALOG_FIELDS
+from indexer.errors import InvalidQuery
+from indexer.filters import FACET_FIELDS, FILTER_FIELDS, PassageFilter, document_values
+from indexer.records import Document
+
+
+def _document(**fields) -> Document:
+    base = dict(id=1, path="p", filename="f", title="t", type="presentation", format="pdf", sha256="s", size=1, indexed_at="")
+    return Document(**{**base, **fields})
+
+
+def test_filters_and_facets_come_from_the_catalogue_fields():
+    assert set(FILTER_FIELDS) == {field.filter for field in CATALOG_FIELDS if field.filter} | {"format"}
+    assert FACET_FIELDS == ("type", "session", "country", "language", "year")
+
+
+def test_an_unknown_filter_is_refused_with_the_valid_ones():
+    with pytest.raises(InvalidQuery, match="unknown filter colour; valid filters: type, format"):
+        PassageFilter.of({"colour": ("red",)})
+
+
+def test_values_are_bound_lower_cased_never_spliced_into_the_sql():
+    passage_filter = PassageFilter.of({"country": ("Thailand", "Viet Nam"), "type": ("'; DROP TABLE documents; --",)})
+    sql, args = passage_filter.sql()
+    assert "DROP" not in sql and "thailand" in args and "'; drop table documents; --" in args
+    assert sql.count(" AND ") >= 1 and not PassageFilter.of({}) and not PassageFilter.of(None)
+
+
+def test_document_values_read_lists_dates_and_the_detected_language():
+    document = _document(metadata={"countries": ["Thailand", "Zambia"], "date": "2017-05-23", "session": 2}, language="en")
+    assert document_values("country", document) == ["Thailand", "Zambia"]
+    assert document_values("year", document) == ["2017"]
+    assert document_values("session", document) == ["2"]
+    assert document_values("language", document) == ["en"]
+    assert document_values("language", _document(metadata={"language": "es"}, language="en")) == ["es"]
+    assert document_values("speaker", document) == []
