@@ -22,6 +22,7 @@ from .sources import SourceFile, file_sha256, find_files
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search
 from .layout import IndexLayout, Manifest
+from .settings import default
 from .store import Store
 
 __all__ = ["KnowledgeBase", "Stats"]
@@ -69,10 +70,9 @@ class KnowledgeBase:
             (default: ``KB_EXTRACT_SECONDS`` and ``KB_EXTRACT_MEMORY_MB``).
     """
 
-    #: Where ``index`` leaves its last report, for ``/admin``.
-
     def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
-                 chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = 500, per_document: int = 3,
+                 chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = default("KB_MAX_QUERY_CHARS"),
+                 per_document: int = default("KB_PER_DOCUMENT"),
                  fusion: Fusion = Fusion(), ocr: OcrSettings | None = None, precision: str | None = None,
                  limits: ExtractionLimits | None = None):
         self.data_dir = Path(data_dir)
@@ -255,7 +255,7 @@ class KnowledgeBase:
             self._store = Store.create(self.data_dir, Manifest(model=self.model, dimension=self.embedder.dimension))
         return self._store
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Mapping[str, tuple[str, ...]] | None = None,
+    def search(self, query: str, k: int = default("KB_DEFAULT_K"), mode: str = "hybrid", filters: Mapping[str, tuple[str, ...]] | None = None,
                per_document: int | None = None, group: bool = False, collapse: bool = True) -> SearchResult:
         """Rank passages for a question (see ``indexer.search.search``).
 

@@ -21,6 +21,7 @@ from .filters import FACET_FIELDS, PassageFilter, document_values
 from .highlight import highlight_ranges, query_terms
 from .keyword import question_languages
 from .records import Hit, SearchResult
+from .settings import default
 from .store import Store
 
 __all__ = ["MAX_K", "MODES", "Fusion", "SearchRequest", "search", "check_query"]
@@ -45,7 +46,7 @@ class SearchRequest:
     """One question and how to answer it."""
 
     query: str
-    k: int = 10
+    k: int = default("KB_DEFAULT_K")
     mode: str = "hybrid"
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     per_document: int = 0
@@ -74,7 +75,8 @@ def check_query(request: SearchRequest, max_chars: int) -> str:
     return query
 
 
-def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fusion = Fusion(), max_chars: int = 500) -> SearchResult:
+def search(store: Store, embedder: Embedder, request: SearchRequest, fusion: Fusion = Fusion(),
+           max_chars: int = default("KB_MAX_QUERY_CHARS")) -> SearchResult:
     """Rank passages for a question.
 
     Args:
