@@ -12,8 +12,8 @@ import click
 
 from .embed import DEFAULT_MODEL, split_model_name
 from .errors import KBError
-from .bench import measure_latency
-from .evaluate import METRICS, open_dataset, run_evaluation
+from .evaluation.bench import measure_latency
+from .evaluation.evaluate import METRICS, open_dataset, run_evaluation
 from .kb import KnowledgeBase
 from .search import MODES
 from .serialize import document_to_dict, result_to_dict
@@ -262,7 +262,7 @@ def bench_command(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json,
 
 def _bench_compare(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json, forward_sample, txtai) -> None:
     """``kb bench --compare [--txtai]``: this project beside the hand-written stack and txtai (see ``indexer.compare``)."""
-    from .compare import CompareSettings, compare  # only this command needs it
+    from .evaluation.compare import CompareSettings, compare  # only this command needs it
 
     settings = CompareSettings(split=split, modes=tuple(modes) or MODES, queries=queries, k=k, forward_sample=forward_sample,
                                txtai=txtai)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from indexer import KnowledgeBase, load_embedder
 from indexer.chunk import ChunkSettings
-from indexer.evaluate import beir_records
+from indexer.evaluation.evaluate import beir_records
 from indexer.pipeline import embedding_text
 from indexer.records import Location, Passage
 

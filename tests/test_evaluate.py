@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import indexer.kb
 from indexer import DatasetError, Location
 from indexer.cli import main
-from indexer.evaluate import EvalSet, load_beir, load_questions, location_key, question_scores, score_run
+from indexer.evaluation.evaluate import EvalSet, load_beir, load_questions, location_key, question_scores, score_run
 
 
 def tiny_set() -> EvalSet:

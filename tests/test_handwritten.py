@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-import indexer.handwritten
-from indexer.evaluate import TextRecord
-from indexer.handwritten import HandwrittenStack, fuse
+import indexer.evaluation.handwritten
+from indexer.evaluation.evaluate import TextRecord
+from indexer.evaluation.handwritten import HandwrittenStack, fuse
 
 RECORDS = [
     TextRecord("pensions", "China pensions", "The rural pension scheme launched in 2009 pays a basic pension to older people."),
@@ -94,14 +94,14 @@ def test_unknown_mode_is_refused(stack):
 
 def test_command_line_answers_one_question_from_a_saved_stack(stack, fake_embedder, tmp_path, monkeypatch, capsys):
     stack.save(tmp_path / "saved")
-    monkeypatch.setattr(indexer.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
-    indexer.handwritten.main(["search", str(tmp_path / "saved"), "domestic workers contracts", "-k", "2"])
+    monkeypatch.setattr(indexer.evaluation.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
+    indexer.evaluation.handwritten.main(["search", str(tmp_path / "saved"), "domestic workers contracts", "-k", "2"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0].split()[1] == "domestic"
 
 
 def test_importing_the_library_leaves_the_competitors_and_pytorch_alone():
-    competitors = "'indexer.handwritten', 'indexer.txtai_stack', 'indexer.compare', 'torch', 'sentence_transformers', 'txtai'"
+    competitors = "'indexer.evaluation.handwritten', 'indexer.evaluation.txtai_stack', 'indexer.evaluation.compare', 'torch', 'sentence_transformers', 'txtai'"
     code = f"import sys, indexer, indexer.cli; print(sorted(m for m in ({competitors}) if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

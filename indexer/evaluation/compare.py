@@ -30,11 +30,11 @@ import numpy as np
 
 from . import handwritten, txtai_stack
 from .bench import machine, measure_latency
-from .chunk import ChunkSettings
+from ..chunk import ChunkSettings
 # The figures' types live in compare_report; they are this module's API too (``__all__``).
 from .compare_report import BATCH_SIZE, HANDWRITTEN, OURS, TXTAI, CompareSettings, Comparison, Row, StackFigures
-from .embed import resolve_model
-from .errors import DatasetError, KBError
+from ..embed import resolve_model
+from ..errors import DatasetError, KBError
 from .evaluate import EvalSet, beir_records, load_beir, run_queries, score_run
 
 __all__ = ["OURS", "HANDWRITTEN", "TXTAI", "CompareSettings", "StackFigures", "Row", "Comparison", "compare",
@@ -84,7 +84,7 @@ def compare(kb, dataset: str | Path, settings: CompareSettings = CompareSettings
 def _measure_ours(kb, records: list, sample: list[str], eval_set: EvalSet, settings: CompareSettings, folder: Path,
                   say: Callable[[str], None]) -> StackFigures:
     """This project's figures: index into ``folder``, then forward pass, latency, quality, cold start."""
-    from .kb import KnowledgeBase
+    from ..kb import KnowledgeBase
 
     embedder = kb.embedder
     embedder.encode(["warm up"])

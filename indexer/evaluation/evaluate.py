@@ -23,9 +23,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .chunk import ChunkSettings
-from .errors import DatasetError, IndexNotBuilt, IndexOutdated
-from .records import Hit, Location
+from ..chunk import ChunkSettings
+from ..errors import DatasetError, IndexNotBuilt, IndexOutdated
+from ..records import Hit, Location
 
 __all__ = ["METRICS", "EvalSet", "EvalReport", "OpenDataset", "open_dataset", "evaluate_dataset", "run_evaluation", "TextRecord", "load_questions", "load_beir", "beir_records", "location_key", "run_queries", "score_run", "question_scores", "mean_scores"]
 
@@ -271,7 +271,7 @@ def run_evaluation(kb, dataset: str | Path, split: str, modes: tuple[str, ...], 
 
 def _beir_index(kb, folder: Path, progress: bool):
     """The knowledge base of a BEIR corpus under ``<data dir>/eval/<name>``, built if missing or incomplete."""
-    from .kb import KnowledgeBase
+    from ..kb import KnowledgeBase
 
     records = beir_records(folder)
     # One passage per record, cut by the model at its input limit, as published BEIR figures do.

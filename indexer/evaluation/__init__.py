@@ -1,0 +1,1 @@
+"""Evaluation and benchmarking: answer quality (``kb eval``) and speed (``kb bench``, ``--compare``)."""
