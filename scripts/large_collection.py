@@ -68,7 +68,7 @@ from indexer import KnowledgeBase  # noqa: E402
 from indexer.evaluation.bench import machine, measure_latency  # noqa: E402
 from indexer.chunk import sentence_spans  # noqa: E402
 from indexer.embed import DEFAULT_MODEL, load_embedder  # noqa: E402
-from indexer.evaluation.evaluate import load_beir, load_questions  # noqa: E402
+from indexer.evaluation.eval_sets import load_beir, load_questions  # noqa: E402
 from indexer.near_duplicates import NUM_PERM  # noqa: E402
 from indexer.pipeline import embedding_text  # noqa: E402
 from indexer.records import Document, Location, Passage  # noqa: E402

@@ -15,10 +15,9 @@ import indexer.evaluation.handwritten
 import indexer.kb
 import indexer.evaluation.txtai_stack
 from indexer import KBError
-from indexer.evaluation.bench import measure_latency
 from indexer.cli import main
+from indexer.evaluation import METRICS, evaluation_dir, measure_latency
 from indexer.evaluation.compare import cold_start_seconds
-from indexer.evaluation.evaluate import METRICS
 
 from .conftest import make_beir
 
@@ -87,7 +86,8 @@ def test_kb_bench_compare_json_gives_both_stacks_every_figure(compare_run, tmp_p
     assert all(row["ratio"] is None or row["ratio"] > 0 for row in body["rows"])
     ours, theirs = compare_run.commands[0], compare_run.commands[-1]
     assert "search" in ours and "--data-dir" in ours and theirs[1:3] == ["-P", indexer.evaluation.handwritten.__file__]
-    assert not any((tmp_path / "data" / "bench").iterdir())  # both builds are removed afterwards
+    # Both builds are made beside the index, not in it, and removed afterwards.
+    assert not any((evaluation_dir(tmp_path / "data") / "bench").iterdir()) and not (tmp_path / "data" / "bench").exists()
 
 
 def test_kb_bench_compare_scores_runs_of_record_ids_like_kb_eval(compare_run):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import indexer.evaluation.handwritten
-from indexer.evaluation.evaluate import TextRecord
 from indexer.evaluation.handwritten import HandwrittenStack, fuse
+from indexer.records import TextRecord
 
 RECORDS = [
     TextRecord("pensions", "China pensions", "The rural pension scheme launched in 2009 pays a basic pension to older people."),
@@ -100,8 +100,16 @@ def test_command_line_answers_one_question_from_a_saved_stack(stack, fake_embedd
     assert len(lines) == 2 and lines[0].split()[1] == "domestic"
 
 
+def test_the_script_runs_on_its_own_from_its_file():
+    # As a cold start runs it: -P, by path, so neither the package nor its folder is on the import path.
+    command = [sys.executable, "-P", indexer.evaluation.handwritten.__file__, "search", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "usage: handwritten search" in done.stdout
+
+
 def test_importing_the_library_leaves_the_competitors_and_pytorch_alone():
-    competitors = "'indexer.evaluation.handwritten', 'indexer.evaluation.txtai_stack', 'indexer.evaluation.compare', 'torch', 'sentence_transformers', 'txtai'"
+    competitors = ", ".join(repr(f"indexer.evaluation.{name}") for name in ("handwritten", "txtai_stack", "compare"))
+    competitors += ", 'torch', 'sentence_transformers', 'txtai'"
     code = f"import sys, indexer, indexer.cli; print(sorted(m for m in ({competitors}) if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

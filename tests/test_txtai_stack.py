@@ -13,7 +13,7 @@ import pytest
 
 import indexer.evaluation.txtai_stack
 from indexer.embed import DEFAULT_MODEL, resolve_model
-from indexer.evaluation.evaluate import beir_records
+from indexer.evaluation.eval_sets import beir_records
 from indexer.evaluation.txtai_stack import TxtaiStack, default_config
 
 from .conftest import make_beir
@@ -73,6 +73,13 @@ def test_command_line_answers_one_question_from_a_saved_index(stack, fake_config
     indexer.evaluation.txtai_stack.main(["search", str(tmp_path / "saved"), "injury in Mongolia", "-k", "2", "--mode", "keyword"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0].split()[:2] == ["1.", "d19"]
+
+
+def test_the_script_runs_on_its_own_from_its_file():
+    # As a cold start runs it: -P, by path; the hand-written stack's command line is loaded from the file beside it.
+    command = [sys.executable, "-P", indexer.evaluation.txtai_stack.__file__, "search", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "usage: txtai_stack search" in done.stdout
 
 
 def test_the_comparison_keeps_txtais_defaults_but_the_model():
