@@ -55,14 +55,14 @@ test: install browser
 	$(BIN)/python -m pytest
 
 # Quality of the three retrieval modes on the corpus questions and on SciFact (first run builds
-# the SciFact index, about 10 minutes on 2 cores).
+# the SciFact index, about 10 minutes on 2 cores). The SciFact index and the runs go to $(DATA_DIR).eval.
 eval: install
 	$(BIN)/kb eval corpus --split test --data-dir $(DATA_DIR)
 	$(BIN)/kb eval $(SCIFACT) --split test --data-dir $(DATA_DIR)
 
 # This project beside a hand-written sentence-transformers + FAISS + bm25s stack and txtai's default hybrid
 # index on SciFact, all built from nothing in one run: build, forward pass, warm latency, cold start,
-# nDCG@10 (indexer/compare.py). txtai (the dev extra) alone takes about 9 minutes to build.
+# nDCG@10 (indexer/evaluation/compare.py). txtai (the dev extra) alone takes about 9 minutes to build.
 bench: install
 	$(BIN)/kb bench $(SCIFACT) --compare --txtai --data-dir $(DATA_DIR)
 

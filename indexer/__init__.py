@@ -15,11 +15,11 @@ from .errors import *  # noqa: F401,F403  (the error classes are part of the pub
 from .errors import __all__ as _error_names
 from .extract import SUPPORTED_FORMATS, extract
 from .kb import KnowledgeBase, Stats
-from .records import Document, ExtractedText, Hit, IndexReport, Location, Passage, SearchResult, Section
+from .records import Document, ExtractedText, Hit, IndexReport, Location, Passage, SearchResult, Section, TextRecord
 from .serialize import document_to_dict, hit_to_dict, result_to_dict
 
 __all__ = [
     "KnowledgeBase", "Stats", "ChunkSettings", "DEFAULT_MODEL", "Embedder", "load_embedder", "extract",
     "SUPPORTED_FORMATS", "Document", "ExtractedText", "Hit", "IndexReport", "Location", "Passage", "SearchResult",
-    "Section", "document_to_dict", "hit_to_dict", "result_to_dict", *_error_names,
+    "Section", "TextRecord", "document_to_dict", "hit_to_dict", "result_to_dict", *_error_names,
 ]

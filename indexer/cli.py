@@ -13,8 +13,7 @@ import click
 from .catalog import CATALOG_FIELDS, CatalogField
 from .embed import split_model_name
 from .errors import KBError
-from .bench import measure_latency
-from .evaluate import METRICS, open_dataset, run_evaluation
+from .evaluation import METRICS, measure_latency, open_dataset, run_evaluation
 from .filters import FILTER_FIELDS
 from .kb import KnowledgeBase
 from .search import MODES
@@ -234,7 +233,10 @@ def serve_command(kb: KnowledgeBase, host, port, workers):
 @click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON.")
 @_common
 def eval_command(kb: KnowledgeBase, dataset, split, modes, as_json):
-    """Measure nDCG@10, Recall@10/100 and MRR@10 on DATASET: `corpus` or a BEIR folder."""
+    """Measure nDCG@10, Recall@10/100 and MRR@10 on DATASET: `corpus` or a BEIR folder.
+
+    Runs and metrics (and a BEIR folder's index) are saved beside the index, in <data dir>.eval/.
+    """
     show_progress = sys.stderr.isatty() and not os.environ.get("CI")
     report = run_evaluation(kb, dataset, split, tuple(modes) or MODES, progress=show_progress)
     if as_json:
@@ -282,8 +284,8 @@ def bench_command(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json,
 
 
 def _bench_compare(kb: KnowledgeBase, dataset, split, modes, queries, k, as_json, forward_sample, txtai) -> None:
-    """``kb bench --compare [--txtai]``: this project beside the hand-written stack and txtai (see ``indexer.compare``)."""
-    from .compare import CompareSettings, compare  # only this command needs it
+    """``kb bench --compare [--txtai]``: this project beside the hand-written stack and txtai (see ``indexer.evaluation.compare``)."""
+    from .evaluation.compare import CompareSettings, compare  # only this command needs it
 
     settings = CompareSettings(split=split, modes=tuple(modes) or MODES, queries=queries, k=k, forward_sample=forward_sample,
                                txtai=txtai)

@@ -244,7 +244,7 @@ class KnowledgeBase:
         return found
 
     def index_records(self, records: list, progress: bool = False) -> IndexReport:
-        """Index text records (``evaluate.TextRecord``) as one-passage documents, for benchmarks."""
+        """Index text records (``records.TextRecord``: a BEIR corpus) as documents, for evaluation and benchmarks."""
         return index_records(self._writable_store(), self.embedder, records, self.chunking, progress=progress)
 
     def _writable_store(self) -> Store:

@@ -11,7 +11,7 @@
       originals/<sha256>.<ext>   a copy of every indexed file, served back to readers
       last-index-report.json     what the last `kb index` did to each file
 
-Evaluation and benchmark runs write beside the directory, never inside it (``evaluation_dir``), so an
+Evaluation and benchmark runs write beside the directory, never inside it (``IndexLayout.evaluation_dir``), so an
 index holds only what serving needs.
 """
 
@@ -24,7 +24,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import IndexDamaged, IndexNotBuilt, IndexOutdated
+from .errors import IndexDamaged, IndexNotBuilt, IndexOutdated, InvalidSetting
 
 __all__ = ["FORMAT_VERSION", "Manifest", "IndexLayout", "temporary_path"]
 
@@ -72,8 +72,21 @@ class IndexLayout:
 
     @property
     def evaluation_dir(self) -> Path:
-        """Where evaluation and benchmark runs write: ``<data dir>-eval`` beside the index."""
-        return self.data_dir.with_name(f"{self.data_dir.name}-eval")
+        """Where evaluation and benchmark runs write: ``<data dir>.eval``, a sibling folder (``var/kb.eval``).
+
+        It holds BEIR indexes, runs and metrics and the builds of ``kb bench --compare``; beside the index
+        rather than in it, so that copying, serving or deleting one leaves the other as it is.
+
+        Raises:
+            InvalidSetting: the index directory is the file-system root, which has no folder beside it.
+        """
+        path = self.data_dir
+        if path.name in ("", ".."):  # "." or "..": name the folder itself
+            path = path.resolve()
+        if not path.name:
+            raise InvalidSetting(f"the index directory {self.data_dir} is the file-system root; "
+                                 "evaluation output has no place beside it: choose another --data-dir")
+        return path.with_name(f"{path.name}.eval")
 
     def original(self, sha256: str, suffix: str) -> str:
         """The kept copy of a file with this content, relative to the directory (as documents store it)."""

@@ -308,7 +308,7 @@ def index_records(store: Store, embedder: Embedder, records: list, chunking: Chu
     Args:
         store: the open index, locked for writing during the call.
         embedder: the index's model.
-        records: objects with ``key``, ``title``, ``text`` and ``sha256`` (``evaluate.TextRecord``).
+        records: objects with ``key``, ``title``, ``text`` and ``sha256`` (``records.TextRecord``).
         chunking: passage length and overlap.
         progress: show a progress bar.
         batch: records embedded per model call.

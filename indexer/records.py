@@ -4,14 +4,18 @@ Extractors produce ``ExtractedText`` made of ``Section`` objects (one page, one
 slide or one heading section each); the chunker turns sections into
 ``Passage`` objects; the store gives them ids and keeps ``Document`` rows; the
 searcher returns ``Hit`` objects that join a passage with its document.
+``TextRecord`` is text that comes without a file (a record of a BEIR corpus),
+indexed as a document of its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Location", "Section", "ExtractedText", "Passage", "Document", "Hit", "SearchResult", "FileReport", "IndexReport"]
+__all__ = ["Location", "Section", "ExtractedText", "TextRecord", "Passage", "Document", "Hit", "SearchResult", "FileReport",
+           "IndexReport"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,20 @@ class ExtractedText:
     pages: int = 0
     ocr_pages: tuple[int, ...] = ()
     empty_pages: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TextRecord:
+    """Text without a file (one record of a BEIR corpus), indexed as a document by ``KnowledgeBase.index_records``."""
+
+    key: str
+    title: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        """The content hash the document is stored with (title and text)."""
+        return hashlib.sha256(f"{self.title}\n{self.text}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

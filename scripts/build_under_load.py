@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from indexer import KnowledgeBase, load_embedder
-from indexer.chunk import ChunkSettings
-from indexer.evaluate import beir_records
+from indexer.evaluation.eval_sets import beir_records
+from indexer.evaluation.evaluate import BEIR_CHUNKING
 from indexer.pipeline import embedding_text
 from indexer.records import Location, Passage
 
@@ -47,7 +47,7 @@ def _forward(embedder, texts: list[str], per_core: bool) -> float:
 def _build(folder: Path, records: list, embedder) -> float:
     """Passages per second of building the index from nothing."""
     with tempfile.TemporaryDirectory(dir=folder) as target:
-        kb = KnowledgeBase(target, embedder=embedder, chunking=ChunkSettings(max_words=100_000, overlap_words=0))
+        kb = KnowledgeBase(target, embedder=embedder, chunking=BEIR_CHUNKING)
         report = kb.index_records(records)
         kb.close()
         return report.passages / report.seconds

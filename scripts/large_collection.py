@@ -35,7 +35,7 @@ in a log file); running the same command again after a stop resumes it, and is a
 ``measure`` opens the directory with ``indexer.KnowledgeBase`` and reports: passages and documents; the
 index files on disk; cold start in-process (model load, then the first hybrid search, which loads the
 vector and keyword indexes); memory (VmRSS after warm searches, VmHWM); hybrid, dense and keyword
-latency p50/p95 (``indexer.bench.measure_latency``) over SciFact test queries and corpus questions;
+latency p50/p95 (``indexer.evaluation.bench.measure_latency``) over SciFact test queries and corpus questions;
 recall@10 of the dense side as the index is configured (``vectors.search_vectors``) against exact
 brute-force search over every stored vector (read from SQLite in chunks); the time to add one 20-page
 PDF of real sentences with ``kb.add`` (removed again afterwards). Targets from the issue are printed
@@ -65,10 +65,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from indexer import KnowledgeBase  # noqa: E402
-from indexer.bench import machine, measure_latency  # noqa: E402
+from indexer.evaluation.bench import machine, measure_latency  # noqa: E402
 from indexer.chunk import sentence_spans  # noqa: E402
 from indexer.embed import DEFAULT_MODEL, load_embedder  # noqa: E402
-from indexer.evaluate import load_beir, load_questions  # noqa: E402
+from indexer.evaluation.eval_sets import load_beir, load_questions  # noqa: E402
 from indexer.near_duplicates import NUM_PERM  # noqa: E402
 from indexer.pipeline import embedding_text  # noqa: E402
 from indexer.records import Document, Location, Passage  # noqa: E402

@@ -10,15 +10,14 @@ from typing import Callable
 import pytest
 from click.testing import CliRunner
 
-import indexer.compare
-import indexer.handwritten
+import indexer.evaluation.compare
+import indexer.evaluation.handwritten
 import indexer.kb
-import indexer.txtai_stack
+import indexer.evaluation.txtai_stack
 from indexer import KBError
-from indexer.bench import measure_latency
 from indexer.cli import main
-from indexer.compare import cold_start_seconds
-from indexer.evaluate import METRICS
+from indexer.evaluation import METRICS, evaluation_dir, measure_latency
+from indexer.evaluation.compare import cold_start_seconds
 
 from .conftest import make_beir
 
@@ -54,9 +53,9 @@ class CompareRun:
 def compare_run(tmp_path, monkeypatch, fake_embedder) -> CompareRun:
     """The fake embedder in every stack; cold starts and ranx (whose first call compiles for seconds) stubbed and recorded."""
     monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
-    monkeypatch.setattr(indexer.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
+    monkeypatch.setattr(indexer.evaluation.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
     # txtai's "external" vectors: its hybrid index over the fake embedder's vectors instead of a model.
-    monkeypatch.setattr(indexer.txtai_stack, "default_config",
+    monkeypatch.setattr(indexer.evaluation.txtai_stack, "default_config",
                         lambda path: {"transform": lambda texts: fake_embedder.encode(texts), "hybrid": True})
     beir = make_beir(tmp_path / "tinyfact")
 
@@ -65,8 +64,8 @@ def compare_run(tmp_path, monkeypatch, fake_embedder) -> CompareRun:
         return CliRunner().invoke(main, arguments, catch_exceptions=False).stdout
 
     recorded = CompareRun(invoke)
-    monkeypatch.setattr(indexer.compare, "cold_start_seconds", lambda command: recorded.commands.append(command) or 0.25)
-    monkeypatch.setattr(indexer.compare, "score_run", lambda eval_set, run: recorded.runs.append(run) or {m: 0.5 for m in METRICS})
+    monkeypatch.setattr(indexer.evaluation.compare, "cold_start_seconds", lambda command: recorded.commands.append(command) or 0.25)
+    monkeypatch.setattr(indexer.evaluation.compare, "score_run", lambda eval_set, run: recorded.runs.append(run) or {m: 0.5 for m in METRICS})
     return recorded
 
 
@@ -86,8 +85,9 @@ def test_kb_bench_compare_json_gives_both_stacks_every_figure(compare_run, tmp_p
     assert "cold start, one question (s)" in figures and figures[-3:] == ["nDCG@10 hybrid", "nDCG@10 dense", "nDCG@10 keyword"]
     assert all(row["ratio"] is None or row["ratio"] > 0 for row in body["rows"])
     ours, theirs = compare_run.commands[0], compare_run.commands[-1]
-    assert "search" in ours and "--data-dir" in ours and theirs[1:3] == ["-P", indexer.handwritten.__file__]
-    assert not any((tmp_path / "data" / "bench").iterdir())  # both builds are removed afterwards
+    assert "search" in ours and "--data-dir" in ours and theirs[1:3] == ["-P", indexer.evaluation.handwritten.__file__]
+    # Both builds are made beside the index, not in it, and removed afterwards.
+    assert not any((evaluation_dir(tmp_path / "data") / "bench").iterdir()) and not (tmp_path / "data" / "bench").exists()
 
 
 def test_kb_bench_compare_scores_runs_of_record_ids_like_kb_eval(compare_run):
@@ -135,7 +135,7 @@ def test_kb_bench_compare_json_with_txtai_gives_its_figures(compare_run):
     assert all(report["queries"] == 3 and 0 < report["p50_ms"] <= report["p95_ms"] for report in txtai["latency"].values())
     assert txtai["cold_start_seconds"] == 0.25 and list(txtai["quality"]) == ["hybrid", "dense", "keyword"]
     assert all({"this_project", "handwritten", "ratio", "txtai", "txtai_ratio"} <= set(row) for row in body["rows"])
-    assert compare_run.commands[-1][1:3] == ["-P", indexer.txtai_stack.__file__]
+    assert compare_run.commands[-1][1:3] == ["-P", indexer.evaluation.txtai_stack.__file__]
     assert len(compare_run.runs) == 9  # three modes for each of the three stacks
     # txtai's keyword ranking (weights 0) puts the record holding every word of the question first, as the others do.
     assert [max(compare_run.runs[8][q], key=compare_run.runs[8][q].get) for q in ("q1", "q2", "q3")] == ["d1", "d12", "d19"]
@@ -145,7 +145,7 @@ def test_kb_bench_txtai_needs_compare_and_txtai(compare_run, monkeypatch, tmp_pa
     beir = make_beir(tmp_path / "other")
     result = CliRunner().invoke(main, ["bench", str(beir), "--txtai", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code != 0 and "--txtai goes with --compare" in result.output
-    monkeypatch.setattr(indexer.txtai_stack, "available", lambda: False)
+    monkeypatch.setattr(indexer.evaluation.txtai_stack, "available", lambda: False)
     result = CliRunner().invoke(main, ["bench", str(beir), "--compare", "--txtai", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code != 0 and "pip install txtai==9.14.0" in result.output and not compare_run.commands
 

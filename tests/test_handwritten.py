@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-import indexer.handwritten
-from indexer.evaluate import TextRecord
-from indexer.handwritten import HandwrittenStack, fuse
+import indexer.evaluation.handwritten
+from indexer.evaluation.handwritten import HandwrittenStack, fuse
+from indexer.records import TextRecord
 
 RECORDS = [
     TextRecord("pensions", "China pensions", "The rural pension scheme launched in 2009 pays a basic pension to older people."),
@@ -94,14 +94,22 @@ def test_unknown_mode_is_refused(stack):
 
 def test_command_line_answers_one_question_from_a_saved_stack(stack, fake_embedder, tmp_path, monkeypatch, capsys):
     stack.save(tmp_path / "saved")
-    monkeypatch.setattr(indexer.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
-    indexer.handwritten.main(["search", str(tmp_path / "saved"), "domestic workers contracts", "-k", "2"])
+    monkeypatch.setattr(indexer.evaluation.handwritten, "SentenceTransformerEncoder", lambda path: fake_embedder)
+    indexer.evaluation.handwritten.main(["search", str(tmp_path / "saved"), "domestic workers contracts", "-k", "2"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0].split()[1] == "domestic"
 
 
+def test_the_script_runs_on_its_own_from_its_file():
+    # As a cold start runs it: -P, by path, so neither the package nor its folder is on the import path.
+    command = [sys.executable, "-P", indexer.evaluation.handwritten.__file__, "search", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "usage: handwritten search" in done.stdout
+
+
 def test_importing_the_library_leaves_the_competitors_and_pytorch_alone():
-    competitors = "'indexer.handwritten', 'indexer.txtai_stack', 'indexer.compare', 'torch', 'sentence_transformers', 'txtai'"
+    competitors = ", ".join(repr(f"indexer.evaluation.{name}") for name in ("handwritten", "txtai_stack", "compare"))
+    competitors += ", 'torch', 'sentence_transformers', 'txtai'"
     code = f"import sys, indexer, indexer.cli; print(sorted(m for m in ({competitors}) if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

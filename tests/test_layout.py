@@ -16,7 +16,7 @@ def test_every_file_of_an_index_is_inside_its_directory_and_evaluation_output_be
               layout.keywords_snapshot(3), layout.resolve(layout.original("ab12", ".PDF"))]
     assert all(path.parent == layout.data_dir or path.parent.parent == layout.data_dir for path in inside)
     assert layout.original("ab12", ".PDF") == "originals/ab12.pdf"
-    assert layout.evaluation_dir == tmp_path / "kb-eval"
+    assert layout.evaluation_dir == tmp_path / "kb.eval"
 
 
 def test_snapshots_are_found_by_version_and_kind(tmp_path):

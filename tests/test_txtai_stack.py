@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-import indexer.txtai_stack
+import indexer.evaluation.txtai_stack
 from indexer.embed import DEFAULT_MODEL, resolve_model
-from indexer.evaluate import beir_records
-from indexer.txtai_stack import TxtaiStack, default_config
+from indexer.evaluation.eval_sets import beir_records
+from indexer.evaluation.txtai_stack import TxtaiStack, default_config
 
 from .conftest import make_beir
 
@@ -70,9 +70,16 @@ def test_command_line_answers_one_question_from_a_saved_index(stack, fake_config
     stack.save(tmp_path / "saved")
     load = TxtaiStack.load
     monkeypatch.setattr(TxtaiStack, "load", lambda folder: load(folder, overrides={"transform": fake_config["transform"]}))
-    indexer.txtai_stack.main(["search", str(tmp_path / "saved"), "injury in Mongolia", "-k", "2", "--mode", "keyword"])
+    indexer.evaluation.txtai_stack.main(["search", str(tmp_path / "saved"), "injury in Mongolia", "-k", "2", "--mode", "keyword"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0].split()[:2] == ["1.", "d19"]
+
+
+def test_the_script_runs_on_its_own_from_its_file():
+    # As a cold start runs it: -P, by path; the hand-written stack's command line is loaded from the file beside it.
+    command = [sys.executable, "-P", indexer.evaluation.txtai_stack.__file__, "search", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "usage: txtai_stack search" in done.stdout
 
 
 def test_the_comparison_keeps_txtais_defaults_but_the_model():
@@ -87,6 +94,6 @@ def test_the_real_model_builds_searches_and_answers_from_a_new_process(records, 
     for mode in MODES:
         assert_ranked(built.search("pension in Zambia", k=10, mode=mode), "d1")
     built.save(tmp_path / "saved")
-    command = [sys.executable, "-P", indexer.txtai_stack.__file__, "search", str(tmp_path / "saved"), "pension in Zambia", "-k", "3"]
+    command = [sys.executable, "-P", indexer.evaluation.txtai_stack.__file__, "search", str(tmp_path / "saved"), "pension in Zambia", "-k", "3"]
     lines = subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(lines) == 3 and lines[0].split()[1] == "d1"

@@ -11,10 +11,10 @@ Modes are txtai's hybrid score weights (``Embeddings.search(query, limit, weight
 hybrid its default, dense 1, keyword 0. A side of weight 0 is left out of the fusion, so the ranking is
 the other side's alone; txtai still runs both searches, so dense and keyword latency include both.
 
-The module imports nothing from ``indexer`` but the command line of ``handwritten`` (which imports nothing
-from it either), and txtai only when used, so a cold start times txtai alone::
+The module imports nothing from ``indexer`` when it runs, but the command line of ``handwritten`` (which
+imports nothing from it either), and txtai only when used, so a cold start times txtai alone::
 
-    python -P indexer/txtai_stack.py search DIR "question" [-k 10] [--mode hybrid]
+    python -P indexer/evaluation/txtai_stack.py search DIR "question" [-k 10] [--mode hybrid]
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # annotations only: run as a script, the module must not load the indexer package
+    from ..records import TextRecord
 
 __all__ = ["MODES", "WEIGHTS", "TxtaiHit", "TxtaiStack", "default_config", "available"]
 
@@ -81,8 +84,8 @@ class TxtaiStack:
         """An index saved by ``save``; ``overrides`` replace saved settings (a test's fake ``transform``)."""
         return cls(_embeddings_class()().load(str(folder), config=overrides))
 
-    def build(self, records: Sequence) -> float:
-        """Index records (objects with ``key``, ``title`` and ``text``) from nothing; return the seconds it took."""
+    def build(self, records: Sequence[TextRecord]) -> float:
+        """Index records (anything with ``key``, ``title`` and ``text``) from nothing; return the seconds it took."""
         started = time.perf_counter()
         self.embeddings.index([(record.key, f"{record.title} {record.text}") for record in records])
         return time.perf_counter() - started
@@ -114,7 +117,7 @@ def _sibling(name: str):
     """The module ``name`` of this folder: from the package when this module is imported from it, else from its file.
 
     A cold start runs this file as a script (``-P``): the package's ``__init__`` would load the whole library,
-    and the folder put on ``sys.path`` would let ``indexer/keyword.py`` shadow the standard library's.
+    and the folder put on ``sys.path`` would let its modules shadow installed packages of the same name.
     """
     if __package__:
         return importlib.import_module(f"{__package__}.{name}")

@@ -7,12 +7,13 @@ min-max scaled over the union, ``alpha * dense + (1 - alpha) * keyword`` with ou
 A passage only the keyword side found gets its real dense score (computed from its vector); one
 only the dense side found gets a BM25 score of 0.
 
-The module imports nothing from ``indexer``, and torch, sentence-transformers, FAISS and bm25s
+The module imports nothing from ``indexer`` when it runs, and torch, sentence-transformers, FAISS and bm25s
 only when used, so a cold start times its own libraries alone::
 
-    python -P indexer/handwritten.py search DIR "question" [-k 10] [--mode hybrid]
+    python -P indexer/evaluation/handwritten.py search DIR "question" [-k 10] [--mode hybrid]
 
-(``-P`` keeps ``indexer/`` off ``sys.path``, where ``keyword.py`` would shadow the standard library's.)
+(``-P`` keeps ``indexer/evaluation/`` off ``sys.path``, where its modules would shadow installed packages of
+the same name, such as Hugging Face's ``evaluate``.)
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: run as a script, the module must not load the indexer package
+    from ..records import TextRecord
 
 __all__ = ["MODES", "Encoder", "SentenceTransformerEncoder", "HandwrittenHit", "BuildTiming", "HandwrittenStack", "fuse"]
 
@@ -127,8 +131,8 @@ class HandwrittenStack:
         self._dense = None
         self._bm25 = None
 
-    def build(self, records: Sequence) -> BuildTiming:
-        """Embed and index records (objects with ``key``, ``title`` and ``text``).
+    def build(self, records: Sequence[TextRecord]) -> BuildTiming:
+        """Embed and index records (anything with ``key``, ``title`` and ``text``).
 
         Returns:
             The seconds of the forward pass and of building both indexes.

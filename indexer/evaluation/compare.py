@@ -28,28 +28,29 @@ from typing import Callable
 
 import numpy as np
 
+from ..embed import resolve_model
+from ..errors import DatasetError, KBError
+from ..kb import KnowledgeBase
+from ..records import TextRecord
 from . import handwritten, txtai_stack
-from .bench import machine, measure_latency
-from .chunk import ChunkSettings
+from .bench import Searcher, machine, measure_latency
 # The figures' types live in compare_report; they are this module's API too (``__all__``).
 from .compare_report import BATCH_SIZE, HANDWRITTEN, OURS, TXTAI, CompareSettings, Comparison, Row, StackFigures
-from .embed import resolve_model
-from .errors import DatasetError, KBError
-from .evaluate import EvalSet, beir_records, load_beir, run_queries, score_run
+from .eval_sets import EvalSet, beir_records, load_beir
+from .evaluate import BEIR_CHUNKING, evaluation_dir
+from .metrics import run_queries, score_run
 
 __all__ = ["OURS", "HANDWRITTEN", "TXTAI", "CompareSettings", "StackFigures", "Row", "Comparison", "compare",
            "cold_start_seconds"]
 
-# One passage per record, as evaluate._beir_index indexes a BEIR corpus.
-_BEIR_CHUNKING = ChunkSettings(max_words=100_000, overlap_words=0)
 
-
-def compare(kb, dataset: str | Path, settings: CompareSettings = CompareSettings(),
+def compare(kb: KnowledgeBase, dataset: str | Path, settings: CompareSettings = CompareSettings(),
             say: Callable[[str], None] = lambda message: None) -> Comparison:
     """Measure this project, the hand-written stack and (``settings.txtai``) txtai on a BEIR folder, one after another.
 
     Args:
-        kb: the ``KnowledgeBase`` whose model to use; every stack is built under ``<data dir>/bench`` and removed after.
+        kb: the knowledge base whose model to use; every stack is built under ``evaluation_dir(kb.data_dir) / "bench"``
+            and removed after.
         dataset: a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``).
         settings: questions, modes, k, forward-pass sample, whether to measure txtai.
         say: told what is being measured (progress for a terminal).
@@ -71,7 +72,7 @@ def compare(kb, dataset: str | Path, settings: CompareSettings = CompareSettings
     if not records or not eval_set.queries:
         raise DatasetError(f"{folder} has no records or no judged questions in split {settings.split!r}")
     sample = _sample([f"{record.title} {record.text}" for record in records], settings.forward_sample)
-    parent = kb.data_dir / "bench"
+    parent = evaluation_dir(kb.data_dir) / "bench"
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="compare-", dir=parent) as work:
         ours = _measure_ours(kb, records, sample, eval_set, settings, Path(work) / "ours", say)
@@ -81,15 +82,13 @@ def compare(kb, dataset: str | Path, settings: CompareSettings = CompareSettings
                       machine=host, ours=ours, handwritten=theirs, txtai=txtai)
 
 
-def _measure_ours(kb, records: list, sample: list[str], eval_set: EvalSet, settings: CompareSettings, folder: Path,
-                  say: Callable[[str], None]) -> StackFigures:
+def _measure_ours(kb: KnowledgeBase, records: list[TextRecord], sample: list[str], eval_set: EvalSet,
+                  settings: CompareSettings, folder: Path, say: Callable[[str], None]) -> StackFigures:
     """This project's figures: index into ``folder``, then forward pass, latency, quality, cold start."""
-    from .kb import KnowledgeBase
-
     embedder = kb.embedder
     embedder.encode(["warm up"])
     say(f"{OURS}: building the index of {len(records)} records")
-    fresh = KnowledgeBase(folder, embedder=embedder, chunking=_BEIR_CHUNKING, fusion=kb.fusion)
+    fresh = KnowledgeBase(folder, embedder=embedder, chunking=BEIR_CHUNKING, fusion=kb.fusion)
     started = time.perf_counter()
     report = fresh.index_records(records)
     build_seconds = time.perf_counter() - started
@@ -108,8 +107,8 @@ def _measure_ours(kb, records: list, sample: list[str], eval_set: EvalSet, setti
                         build_detail={"index_records_seconds": round(report.seconds, 3)})
 
 
-def _measure_handwritten(kb, records: list, sample: list[str], eval_set: EvalSet, settings: CompareSettings,
-                         folder: Path, say: Callable[[str], None]) -> StackFigures:
+def _measure_handwritten(kb: KnowledgeBase, records: list[TextRecord], sample: list[str], eval_set: EvalSet,
+                         settings: CompareSettings, folder: Path, say: Callable[[str], None]) -> StackFigures:
     """The hand-written stack's figures: build and save into ``folder``, then forward pass, latency, quality, cold start."""
     path = _torch_model_path(kb)
     say(f"{HANDWRITTEN}: loading the model with sentence-transformers")
@@ -130,7 +129,7 @@ def _measure_handwritten(kb, records: list, sample: list[str], eval_set: EvalSet
                                 forward_passages=len(sample), forward_seconds=forward_seconds, build_detail=detail)
 
 
-def _measure_txtai(kb, records: list, eval_set: EvalSet, settings: CompareSettings, folder: Path,
+def _measure_txtai(kb: KnowledgeBase, records: list[TextRecord], eval_set: EvalSet, settings: CompareSettings, folder: Path,
                    say: Callable[[str], None]) -> StackFigures:
     """txtai's figures: its default hybrid index built and saved into ``folder``, then latency, quality, cold start."""
     path = _torch_model_path(kb)
@@ -147,14 +146,14 @@ def _measure_txtai(kb, records: list, eval_set: EvalSet, settings: CompareSettin
                                 build_detail={"index_seconds": round(index_seconds, 3), "save_seconds": round(save_seconds, 3)})
 
 
-def _torch_model_path(kb) -> str:
+def _torch_model_path(kb: KnowledgeBase) -> str:
     """The model folder the PyTorch stacks load, their progress bars off (no "Loading weights" bar in the report)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # PyTorch runs the model as trained (fp32), whatever precision ("name@int8") this project runs it at.
     return resolve_model(kb.model.split("@", 1)[0])
 
 
-def _saved_stack_figures(name: str, stack, script: str, folder: Path, eval_set: EvalSet, settings: CompareSettings,
+def _saved_stack_figures(name: str, stack: Searcher, script: str, folder: Path, eval_set: EvalSet, settings: CompareSettings,
                          say: Callable[[str], None], **build) -> StackFigures:
     """The figures of a stack built and saved into ``folder``: its build's figures, then latency, quality, cold start.
 
@@ -197,7 +196,7 @@ def _timed(work: Callable[[], object]) -> float:
 
 
 def _quality(eval_set: EvalSet, modes: tuple[str, ...], search: Callable[[str, str], list], key: Callable) -> dict[str, dict[str, float]]:
-    """The project's metrics per mode, the run of each built as ``evaluate.run_queries`` builds it (100 deep)."""
+    """The project's metrics per mode, the run of each built by ``metrics.run_queries`` as ``kb eval`` builds it (100 deep)."""
     return {mode: score_run(eval_set, run_queries(eval_set, lambda question: search(question, mode), key)) for mode in modes}
 
 

@@ -9,13 +9,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["LatencyReport", "Machine", "machine", "measure_latency"]
+__all__ = ["Searcher", "LatencyReport", "Machine", "machine", "measure_latency"]
 
 # Libraries whose versions a benchmark report names.
 _LIBRARIES = ("onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "txtai")
+
+
+class Searcher(Protocol):
+    """What ``measure_latency`` times: a ``KnowledgeBase``, or a stack of ``kb bench --compare`` (``HandwrittenStack``, ``TxtaiStack``)."""
+
+    def warm(self) -> None:
+        """Load the model and the index, so that the first timed question pays for neither."""
+        ...
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> object:
+        """Answer one question."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -34,12 +47,11 @@ class LatencyReport:
                 "mean_ms": self.mean_ms, "max_ms": self.max_ms}
 
 
-def measure_latency(kb, questions: list[str], k: int = 10, mode: str = "dense", warmup: int = 5) -> LatencyReport:
-    """Time ``kb.search`` (encode, search, fetch passages and documents) for each question.
+def measure_latency(kb: Searcher, questions: list[str], k: int = 10, mode: str = "dense", warmup: int = 5) -> LatencyReport:
+    """Time ``kb.search`` (for a ``KnowledgeBase``: encode, search, fetch passages and documents) for each question.
 
     Args:
-        kb: the ``KnowledgeBase`` to query (or anything with ``warm()`` and ``search(question, k=, mode=)``,
-            such as ``handwritten.HandwrittenStack``); its model and index are loaded before timing.
+        kb: the ``KnowledgeBase`` (or other ``Searcher``) to query; its model and index are loaded before timing.
         questions: the questions, each searched once after the warm-up.
         k: results per question.
         mode: the retrieval mode.

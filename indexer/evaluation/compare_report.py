@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .bench import LatencyReport, Machine
-from .search import MODES
+from ..search import MODES
 
 __all__ = ["OURS", "HANDWRITTEN", "TXTAI", "BATCH_SIZE", "COLD_RUNS", "CompareSettings", "StackFigures", "Row", "Comparison"]
 
