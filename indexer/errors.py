@@ -27,6 +27,7 @@ __all__ = [
     "DuplicateDocument",
     "InvalidField",
     "DatasetError",
+    "BenchmarkFailed",
     "InvalidSetting",
 ]
 
@@ -174,6 +175,12 @@ class InvalidField(KBError):
     """A catalogue field has an unknown name or a value of the wrong kind."""
 
     code = "invalid_field"
+
+
+class BenchmarkFailed(KBError):
+    """``kb bench --compare`` cannot measure a stack: a library it needs is missing, or a timed process failed."""
+
+    code = "benchmark_failed"
 
 
 class InvalidSetting(KBError):

@@ -82,7 +82,7 @@ class _LiveIndex(Generic[Index]):
         Small updates to a large index only append to SQLite: readers apply them in
         milliseconds, and re-saving hundreds of megabytes for them would be waste.
         """
-        index = self.current(db, version)
+        self.current(db, version)  # brought up to date first: the snapshot saves what the database holds now
         latest = version()
         snapshot = self._latest_snapshot(latest)
         if snapshot == latest:

@@ -12,7 +12,7 @@ from indexer.errors import DocumentNotFound, IndexDamaged, IndexNotBuilt, KBErro
 from indexer.keyword import fts_query
 from indexer.records import Document
 from indexer.layout import FORMAT_VERSION
-from indexer.store import Manifest, Store
+from indexer.store import Store
 from indexer.vectors import search_vectors
 
 from .conftest import FakeEmbedder, save_texts

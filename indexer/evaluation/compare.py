@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from ..embed import resolve_model
-from ..errors import DatasetError, KBError
+from ..errors import BenchmarkFailed, DatasetError
 from ..kb import KnowledgeBase
 from ..records import TextRecord
 from . import handwritten, txtai_stack
@@ -60,13 +60,13 @@ def compare(kb: KnowledgeBase, dataset: str | Path, settings: CompareSettings = 
 
     Raises:
         DatasetError: ``dataset`` is not a BEIR folder, or has no records or no judged questions.
-        KBError: txtai was asked for and is not installed (said before anything is built), or a cold-start process failed.
+        BenchmarkFailed: txtai was asked for and is not installed (said before anything is built), or a cold-start process failed.
     """
     folder = Path(dataset)
     if not (folder / "corpus.jsonl").is_file():
         raise DatasetError(f"{folder} has no corpus.jsonl; --compare needs a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
     if settings.txtai and not txtai_stack.available():
-        raise KBError("--txtai needs txtai: pip install txtai==9.14.0 (in the dev extra)")
+        raise BenchmarkFailed("--txtai needs txtai: pip install txtai==9.14.0 (in the dev extra)")
     host = machine()
     records, eval_set = beir_records(folder), load_beir(folder, settings.split)
     if not records or not eval_set.queries:
@@ -210,12 +210,12 @@ def cold_start_seconds(command: list[str]) -> float:
     """The wall clock of ``command`` from start to exit (a new process answering one question).
 
     Raises:
-        KBError: the command failed (its last error line is given).
+        BenchmarkFailed: the command failed (its last error line is given).
     """
     started = time.perf_counter()
     finished = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     seconds = time.perf_counter() - started
     if finished.returncode:
         last = (finished.stderr.strip().splitlines() or ["no message"])[-1]
-        raise KBError(f"cold start failed ({' '.join(command[:3])} ...): {last}")
+        raise BenchmarkFailed(f"cold start failed ({' '.join(command[:3])} ...): {last}")
     return seconds

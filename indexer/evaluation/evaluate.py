@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..chunk import ChunkSettings
-from ..errors import DatasetError, IndexNotBuilt, IndexOutdated, KBError
+from ..errors import DatasetError, IndexNotBuilt, IndexOutdated
 from ..kb import KnowledgeBase
 from ..layout import IndexLayout
 from ..records import Hit
