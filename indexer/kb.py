@@ -13,7 +13,7 @@ from typing import Mapping
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
-from .errors import DocumentNotFound, DuplicateDocument, FileMissing, IndexNotBuilt, ModelMismatch
+from .errors import DocumentNotFound, FileMissing, IndexNotBuilt, ModelMismatch
 from .extraction_pool import ExtractionLimits
 from .language import detect_language
 from .ocr import OcrSettings
@@ -190,14 +190,11 @@ class KnowledgeBase:
         catalog = {} if filename else read_catalog(path.parent).get(path.name, {})
         # An upload is a new document each time (two sites' "report.pdf" must not overwrite each other);
         # a file on disk is recognised by its path, so adding it again updates it.
-        sha256 = file_sha256(path)
+        sha256 = file_sha256(path) if filename else ""
         source = SourceFile(path=path, name=filename or path.name, catalog={**catalog, **clean_fields(fields or {})},
-                            key=f"upload:{sha256}" if filename else "")
+                            key=f"upload:{sha256}" if filename else "", sha256=sha256)
         store = self._writable_store()
         with store.writing():
-            twin = store.find_document(sha256=sha256) if filename else None
-            if twin is not None:
-                raise DuplicateDocument(path, twin.id, twin.path, twin.filename)
             return add_file(store, self.embedder, source, self.chunking, self.ocr, self.limits).document
 
     def update(self, document_id: int, fields: dict) -> Document:

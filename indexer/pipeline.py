@@ -204,8 +204,8 @@ def _check(store: Store, source: SourceFile) -> ReadFile | _Unread:
         OSError: the file cannot be opened.
     """
     started = time.perf_counter()
-    sha256 = file_sha256(source.path)
-    existing = store.find_document(path=source.identity)
+    sha256 = source.sha256 or file_sha256(source.path)
+    existing = None if source.is_upload else store.find_document(path=source.identity)
     if existing and existing.sha256 == sha256 and existing.metadata == source.catalog:
         return ReadFile(source, sha256, existing, None, time.perf_counter() - started)
     twin = store.find_document(sha256=sha256)

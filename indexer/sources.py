@@ -30,10 +30,17 @@ class SourceFile:
     name: str
     catalog: dict[str, Any] = field(default_factory=dict)
     key: str = ""
+    #: The content's SHA-256 when the caller already has it (an upload is named by it), else "" (hashed when read).
+    sha256: str = ""
 
     @property
     def identity(self) -> str:
         return self.key or str(self.path.resolve())
+
+    @property
+    def is_upload(self) -> bool:
+        """An upload is a new document each time: it never updates one, and content already indexed is a duplicate."""
+        return self.key.startswith("upload:")
 
 
 def find_files(paths: list[Path]) -> list[SourceFile]:

@@ -31,6 +31,10 @@ SHARED_DOCUMENTS = SHARED / "documents"
 needs_shared = pytest.mark.skipif(not SHARED_DOCUMENTS.is_dir(), reason="../shared/documents is not beside the project")
 needs_tesseract = pytest.mark.skipif(not tesseract_available(), reason="tesseract is not installed (make install installs it)")
 SCANNED_LINES = ["Informal workers in Zambia", "can join the pension scheme", "through their cooperatives."]
+#: Questions that are FTS5 syntax, SQL or stray punctuation: every search must take them as plain text.
+HOSTILE = ['"unbalanced quote', "AND", "OR NOT", "NEAR(pension scheme)", "*", "pension*", "(((", "a) OR (b",
+           "text:pension", "^pension", '"', "'; DROP TABLE passages; --", "-pension", "pension + scheme", "{text}: x",
+           "NOT", "🙂 pensions", "\\"]
 
 
 def make_scan(lines: list[str]) -> Image.Image:
@@ -69,6 +73,12 @@ def store(tmp_path: Path, fake_embedder: FakeEmbedder) -> Store:
     store = Store.create(tmp_path / "index", Manifest(model=fake_embedder.name, dimension=fake_embedder.dimension))
     yield store
     store.close()
+
+
+def make_document(**fields) -> Document:
+    """A ``Document`` record with placeholder values for every field not given."""
+    base = dict(id=1, path="p", filename="f", title="t", type="presentation", format="pdf", sha256="s", size=1, indexed_at="")
+    return Document(**{**base, **fields})
 
 
 def save_texts(store: Store, path: str, texts: list[str], document_id: int = 0) -> Document:

@@ -7,12 +7,8 @@ import pytest
 from indexer.catalog import CATALOG_FIELDS
 from indexer.errors import InvalidQuery
 from indexer.filters import FACET_FIELDS, FILTER_FIELDS, PassageFilter, document_values
-from indexer.records import Document
 
-
-def _document(**fields) -> Document:
-    base = dict(id=1, path="p", filename="f", title="t", type="presentation", format="pdf", sha256="s", size=1, indexed_at="")
-    return Document(**{**base, **fields})
+from .conftest import make_document
 
 
 def test_filters_and_facets_come_from_the_catalogue_fields():
@@ -33,10 +29,10 @@ def test_values_are_bound_lower_cased_never_spliced_into_the_sql():
 
 
 def test_document_values_read_lists_dates_and_the_detected_language():
-    document = _document(metadata={"countries": ["Thailand", "Zambia"], "date": "2017-05-23", "session": 2}, language="en")
+    document = make_document(metadata={"countries": ["Thailand", "Zambia"], "date": "2017-05-23", "session": 2}, language="en")
     assert document_values("country", document) == ["Thailand", "Zambia"]
     assert document_values("year", document) == ["2017"]
     assert document_values("session", document) == ["2"]
     assert document_values("language", document) == ["en"]
-    assert document_values("language", _document(metadata={"language": "es"}, language="en")) == ["es"]
+    assert document_values("language", make_document(metadata={"language": "es"}, language="en")) == ["es"]
     assert document_values("speaker", document) == []

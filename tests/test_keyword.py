@@ -8,8 +8,7 @@ from indexer.highlight import highlight_ranges, query_terms
 from indexer.keyword import fts_query, index_stems, keyword_search, question_languages
 from indexer.records import Document, Location, Passage
 
-from .conftest import FakeEmbedder
-from .test_search import HOSTILE
+from .conftest import HOSTILE, FakeEmbedder
 
 SPANISH = "El monotributo social facilita la formalización de los pequeños contribuyentes."
 FRENCH = "La formalisation des petites entreprises reste un défi pour la sécurité sociale."

@@ -8,11 +8,7 @@ from indexer import InvalidQuery, KnowledgeBase
 from indexer.keyword import fts_query
 from indexer.records import Document, Hit, Location, Passage
 
-from .conftest import make_pptx
-
-HOSTILE = ['"unbalanced quote', "AND", "OR NOT", "NEAR(pension scheme)", "*", "pension*", "(((", "a) OR (b",
-           "text:pension", "^pension", '"', "'; DROP TABLE passages; --", "-pension", "pension + scheme", "{text}: x",
-           "NOT", "🙂 pensions", "\\"]
+from .conftest import HOSTILE, make_pptx
 
 
 @pytest.fixture
