@@ -26,13 +26,13 @@ import json
 import logging
 import os
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .onnx_export import export, is_mean_pooled, quantised, save_tokenizer_and_facts
 from .settings import PRECISIONS, cache_dir, read
 
 __all__ = ["OnnxEncoder", "PRECISIONS", "onnx_encoder_for", "cached_encoder", "onnx_model_encoder", "quantised"]
@@ -129,47 +129,11 @@ class OnnxEncoder:
         return session.run([self._output], inputs)[0]
 
 
-def _is_mean_pooled(model) -> bool:
-    names = [type(module).__name__ for module in model]
-    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
-        return False
-    return model[1].get_config_dict().get("pooling_mode") == "mean"
-
-
 def _export_paths(location: str) -> tuple[Path, Path, Path]:
     """Where the export of the model loaded from ``location`` lives: model, tokenizer, facts."""
     key = hashlib.sha256(f"{Path(location).resolve() if Path(location).exists() else location}".encode()).hexdigest()[:16]
     folder = cache_dir()
     return folder / f"{key}.onnx", folder / f"{key}.tokenizer.json", folder / f"{key}.json"
-
-
-def quantised(source: Path, target: Path) -> Path:
-    """``target``: the int8 copy of the ONNX model ``source``, made (atomically) when missing or older than it.
-
-    Dynamic quantisation with per-channel int8 weights (per-tensor lost too much quality); activations
-    are quantised at run time. Needs ``onnx`` and ONNX Runtime, not PyTorch.
-    """
-    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
-        return target
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    root = logging.getLogger()
-    root.addFilter(_no_preprocessing_advice)
-    try:
-        quantize_dynamic(str(source), str(temporary), per_channel=True, weight_type=QuantType.QInt8)
-        os.replace(temporary, target)
-    finally:
-        root.removeFilter(_no_preprocessing_advice)
-        temporary.unlink(missing_ok=True)
-    log.info("quantised %s to int8 in %s", source, target)
-    return target
-
-
-def _no_preprocessing_advice(record: logging.LogRecord) -> bool:
-    """Drop the quantiser's advice to pre-process the model (shape inference; no gain for this use)."""
-    return "pre-processing before quantization" not in record.getMessage()
 
 
 def _int8_path(target: Path) -> Path:
@@ -199,14 +163,14 @@ def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncod
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
-    if not _is_mean_pooled(model):
+    if not is_mean_pooled(model):
         return None
     target, tokenizer_file, facts_file = _export_paths(location)
     try:
         if not target.exists():
-            _export(model[0].auto_model, model.tokenizer, target)
+            export(model[0].auto_model, model.tokenizer, target)
         if not facts_file.exists():
-            _save_tokenizer_and_facts(model, tokenizer_file, facts_file)
+            save_tokenizer_and_facts(model, tokenizer_file, facts_file)
         return OnnxEncoder(_at_precision(target, precision), _hf_tokenize(model.tokenizer, model.max_seq_length),
                            model.get_embedding_dimension())
     except Exception as error:  # any export or runtime problem: stay on PyTorch, which always works
@@ -293,17 +257,6 @@ def _padding(tokenizer, settings: dict[str, dict]) -> tuple[str, int]:
     return "[PAD]", int(tokenizer.token_to_id("[PAD]") or 0)
 
 
-def _save_tokenizer_and_facts(model, tokenizer_file: Path, facts_file: Path) -> None:
-    """Keep the model's fast tokenizer and what running it needs, beside the export (facts last: they mark it complete)."""
-    tokenizer = model.tokenizer
-    tokenizer.backend_tokenizer.save(str(tokenizer_file))
-    facts = {"dimension": int(model.get_embedding_dimension()), "max_length": int(model.max_seq_length),
-             "pad_id": int(tokenizer.pad_token_id), "pad_token": str(tokenizer.pad_token)}
-    temporary = facts_file.with_name(f".{facts_file.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(facts), encoding="utf-8")
-    os.replace(temporary, facts_file)
-
-
 def _hf_tokenize(tokenizer, max_length: int) -> Tokenize:
     """Tokenise with a transformers tokenizer (the process that loaded sentence-transformers)."""
     def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -323,34 +276,3 @@ def _fast_tokenize(tokenizer) -> Tokenize:
     return tokenize
 
 
-def _last_hidden_state(transformer):
-    """The transformer as a module with named inputs and one output, which is what the export needs."""
-    import torch
-
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(self, input_ids, attention_mask):
-            return self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    return LastHiddenState()
-
-
-def _export(transformer, tokenizer, target: Path) -> None:
-    """Export the transformer with dynamic batch and sequence axes, atomically."""
-    import torch
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sample = tokenizer(["an example sentence", "another one"], padding=True, return_tensors="pt")
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    dynamic = {0: "batch", 1: "sequence"}
-    with warnings.catch_warnings(), torch.inference_mode():
-        # The TorchScript exporter warns about tracing details that do not affect this model.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_last_hidden_state(transformer.eval()), (sample["input_ids"], sample["attention_mask"]), str(temporary),
-                          input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-                          dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "last_hidden_state": dynamic},
-                          dynamo=False, opset_version=17)
-    os.replace(temporary, target)

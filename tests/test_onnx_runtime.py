@@ -74,7 +74,7 @@ def test_a_new_process_searches_without_importing_pytorch(tmp_path, monkeypatch)
 def test_export_is_reused_from_the_cache(minilm, tmp_path, monkeypatch):
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     assert onnx_runtime.onnx_encoder_for(minilm, "minilm-cached") is not None
-    monkeypatch.setattr(onnx_runtime, "_export", lambda *args: pytest.fail("exported twice"))
+    monkeypatch.setattr(onnx_runtime, "export", lambda *args: pytest.fail("exported twice"))
     assert onnx_runtime.onnx_encoder_for(minilm, "minilm-cached") is not None
 
 
@@ -93,7 +93,7 @@ def test_failed_export_falls_back_to_pytorch_with_a_warning(minilm, tmp_path, mo
         raise RuntimeError("exporter crashed")
 
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(onnx_runtime, "_export", broken_export)
+    monkeypatch.setattr(onnx_runtime, "export", broken_export)
     with caplog.at_level(logging.WARNING, logger="indexer.onnx_runtime"):
         assert onnx_runtime.onnx_encoder_for(minilm, "minilm-broken") is None
     assert "exporter crashed" in caplog.text and "using PyTorch" in caplog.text
