@@ -131,6 +131,9 @@ def _clean_value(name: str, kind: str, value: Any) -> Any:
             raise InvalidField(f"{name} must be a list of names or comma-separated text")
         return [item.strip() for item in items if item.strip()]
     if kind == "number":
+        # int() would cut 2.7 to 2 and turn True into 1: only whole numbers, or text of one, are taken.
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise InvalidField(f"{name} must be a whole number, not {value!r}")
         try:
             return int(value)
         except (TypeError, ValueError):
@@ -146,8 +149,9 @@ def _iso_date(name: str, value: str) -> str:
     """A YYYY, YYYY-MM or YYYY-MM-DD date, checked."""
     for pattern in ("%Y-%m-%d", "%Y-%m", "%Y"):
         try:
-            dt.datetime.strptime(value, pattern)
-            return value
+            parsed = dt.datetime.strptime(value, pattern)
         except ValueError:
             continue
+        # Written back zero-padded ("2017-5-3" -> "2017-05-03"), so that dates sort and filter as text.
+        return parsed.strftime(pattern)
     raise InvalidField(f"{name} must be a date like 2017-05-23 (or 2017-05, 2017), not {value!r}")

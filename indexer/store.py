@@ -22,11 +22,11 @@ import numpy as np
 
 from .errors import DocumentNotFound
 from .filters import PassageFilter
-from .keyword import STEMS_FUNCTION, index_languages, index_stems, keyword_search
+from .keyword import index_languages, keyword_search
 from .layout import FORMAT_VERSION, IndexLayout, Manifest
 from .records import Document, Passage
 from .snapshots import LiveKeywords, LiveVectors
-from .store_rows import (DOCUMENT_SELECT, PASSAGE_COLUMNS, bump_version, document_from_row, insert_passages, passage_from_row,
+from .store_rows import (DOCUMENT_SELECT, connect, near_duplicate_ids, PASSAGE_COLUMNS, bump_version, document_from_row, insert_passages, passage_from_row,
                          read_meta, remember_languages, save_near_duplicates, transaction, update_document_fields,
                          upsert_document, write_meta)
 from .vectors import search_vectors, vector_scores
@@ -80,13 +80,7 @@ class Store:
         """This thread's connection to the database (made on first use)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.layout.database, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=30000")
-            # The FTS5 insert trigger and update_fields stem text with it, so every connection needs it.
-            db.create_function(STEMS_FUNCTION, 2, index_stems, deterministic=True)
+            db = connect(self.layout.database)
             self._local.db = db
         return db
 
@@ -261,16 +255,7 @@ class Store:
 
     def near_duplicates(self, ids: list[int]) -> dict[int, list[int]]:
         """The near duplicates of each of these documents, most similar first (documents without any are left out)."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.connection().execute(
-            f"SELECT document_id, other_id FROM near_duplicates WHERE document_id IN ({marks}) "
-            "ORDER BY document_id, similarity DESC, other_id", list(ids))
-        found: dict[int, list[int]] = {}
-        for document_id, other_id in rows:
-            found.setdefault(document_id, []).append(other_id)
-        return found
+        return near_duplicate_ids(self.connection(), ids)
 
     def delete_document(self, document_id: int) -> Document:
         """Remove a document with its passages (keyword rows and vectors with them); return what it was.

@@ -6,17 +6,43 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from .keyword import STEMS_FUNCTION
+from .keyword import STEMS_FUNCTION, index_stems
 from .records import Document, Location, Passage
 
 PASSAGE_COLUMNS = "id, document_id, ordinal, text, heading, page, page_label, slide, section, char_start, char_end, ocr, language"
 DOCUMENT_COLUMNS = "d.id, d.path, d.original, d.filename, d.title, d.type, d.format, d.sha256, d.size, d.indexed_at, d.metadata, d.language, d.notice"
 # Every document read comes with its passage count.
 DOCUMENT_SELECT = f"SELECT {DOCUMENT_COLUMNS}, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passage_count FROM documents d"
+
+
+def connect(database: Path) -> sqlite3.Connection:
+    """A connection to the index database as every reader and writer needs it (WAL, foreign keys, the stemmer)."""
+    db = sqlite3.connect(database, timeout=30, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=30000")
+    # The FTS5 insert trigger and update_document_fields stem text with it, so every connection needs it.
+    db.create_function(STEMS_FUNCTION, 2, index_stems, deterministic=True)
+    return db
+
+
+def near_duplicate_ids(db: sqlite3.Connection, ids: list[int]) -> dict[int, list[int]]:
+    """The near duplicates of each of these documents, most similar first (documents without any are left out)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(f"SELECT document_id, other_id FROM near_duplicates WHERE document_id IN ({marks}) "
+                      "ORDER BY document_id, similarity DESC, other_id", list(ids))
+    found: dict[int, list[int]] = {}
+    for document_id, other_id in rows:
+        found.setdefault(document_id, []).append(other_id)
+    return found
 
 
 @contextmanager

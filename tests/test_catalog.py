@@ -141,3 +141,15 @@ def test_every_declared_filter_is_a_search_filter_and_every_facet_has_a_filter()
     assert len(set(filters)) == len(filters)
     assert set(filters) <= set(FILTER_FIELDS)
     assert all(field.filter for field in CATALOG_FIELDS if field.facet)
+
+
+def test_a_fraction_or_a_boolean_is_not_a_session_number():
+    for value in (2.7, True):
+        with pytest.raises(InvalidField, match="session must be a whole number"):
+            clean_fields({"session": value})
+    assert clean_fields({"session": 2.0}) == {"session": 2}
+
+
+def test_dates_are_stored_zero_padded():
+    assert clean_fields({"date": "2017-5-3"}) == {"date": "2017-05-03"}
+    assert clean_fields({"date": "2017-5"}) == {"date": "2017-05"}
