@@ -12,7 +12,7 @@ SCIFACT ?= ../shared/benchmarks/scifact
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install tesseract browser index run test corpus eval bench load clean
+.PHONY: install tesseract browser index run test test-fast corpus eval bench load clean
 
 install: $(STAMP) tesseract
 
@@ -53,6 +53,10 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# The unit tests alone: none that loads the real embedding model (slow) or drives Chromium (browser).
+test-fast: install
+	$(BIN)/python -m pytest -n auto -m "not slow and not browser"
 
 # Quality of the three retrieval modes on the corpus questions and on SciFact (first run builds
 # the SciFact index, about 10 minutes on 2 cores). The SciFact index and the runs go to $(DATA_DIR).eval.

@@ -1,38 +1,13 @@
-"""One JSON error shape for the API: ``{"error": {"code", "message"}}`` with the right status."""
+"""One JSON error shape for the API: ``{"error": {"code", "message"}}`` with the status the error declares."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from indexer import (CorruptDocument, DocumentNotFound, DuplicateDocument, EncryptedDocument, ExtractionError,
-                     ExtractionOutOfMemory, ExtractionTimeout, FileMissing, IndexDamaged, IndexNotBuilt, IndexOutdated, InvalidField, InvalidQuery,
-                     KBError, ModelMismatch, ModelUnavailable, NoTextFound, UnsupportedFormat)
+from indexer import KBError
 
-__all__ = ["register_error_handlers", "error_response", "STATUS_BY_ERROR", "APIError"]
-
-# An error takes the status of the first class of its MRO found here, so a subclass listed
-# here (UnsupportedFormat) wins over its parent (ExtractionError).
-STATUS_BY_ERROR = {
-    InvalidQuery: 400,
-    InvalidField: 400,
-    DocumentNotFound: 404,
-    FileMissing: 404,
-    DuplicateDocument: 409,
-    UnsupportedFormat: 415,
-    # Too big to read within the limits set for one file (KB_EXTRACT_SECONDS, KB_EXTRACT_MEMORY_MB).
-    ExtractionTimeout: 413,
-    ExtractionOutOfMemory: 413,
-    NoTextFound: 422,
-    EncryptedDocument: 422,
-    CorruptDocument: 422,
-    ExtractionError: 422,
-    IndexNotBuilt: 503,
-    IndexOutdated: 503,
-    IndexDamaged: 503,
-    ModelMismatch: 503,
-    ModelUnavailable: 503,
-}
+__all__ = ["register_error_handlers", "error_response", "APIError"]
 
 
 class APIError(Exception):
@@ -53,19 +28,12 @@ def error_response(status: int, code: str, message: str):
     return render_template("error.html", status=status, message=message), status
 
 
-def _status(error: KBError) -> int:
-    for error_class in type(error).__mro__:
-        if error_class in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[error_class]
-    return 500
-
-
 def register_error_handlers(app: Flask) -> None:
     """Turn every error into ``error_response``: the library's, the app's, HTTP ones and unexpected ones."""
 
     @app.errorhandler(KBError)
     def knowledge_base_error(error: KBError):
-        return error_response(_status(error), error.code, error.message)
+        return error_response(error.status, error.code, error.message)  # each class declares its status (indexer/errors.py)
 
     @app.errorhandler(APIError)
     def api_error(error: APIError):

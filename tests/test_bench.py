@@ -113,6 +113,7 @@ def test_kb_bench_compare_prints_an_aligned_table(compare_run):
         "cold start, one question (s)", "nDCG@10 keyword"]
 
 
+@pytest.mark.slow  # several processes for seconds, or txtai's import of PyTorch
 def test_kb_bench_compare_with_txtai_adds_its_column_and_ratio(compare_run):
     lines = compare_run.invoke("--txtai", "--mode", "dense").splitlines()
     table = [line for line in lines if line.startswith("|")]

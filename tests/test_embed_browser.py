@@ -34,7 +34,7 @@ from fpdf import FPDF  # noqa: E402
 from PIL import Image, ImageChops  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 KB = [sys.executable, "-m", "indexer"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

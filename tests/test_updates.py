@@ -168,6 +168,7 @@ def many_notes(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # several processes for seconds, or txtai's import of PyTorch
 def test_killing_a_writer_at_random_moments_leaves_a_consistent_index(tmp_path, many_notes, fake_embedder):
     data_dir = tmp_path / "data"
     KnowledgeBase(data_dir, embedder=fake_embedder).add(many_notes / "note00.md")
@@ -206,6 +207,7 @@ SEARCHER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # several processes for seconds, or txtai's import of PyTorch
 def test_searching_from_another_process_during_updates_sees_no_error(tmp_path, many_notes, fake_embedder):
     data_dir = tmp_path / "data"
     kb = KnowledgeBase(data_dir, embedder=fake_embedder)
@@ -223,6 +225,7 @@ def test_searching_from_another_process_during_updates_sees_no_error(tmp_path, m
     assert report["documents"] == kb.stats().documents == 20
 
 
+@pytest.mark.slow  # several processes for seconds, or txtai's import of PyTorch
 def test_two_writers_at_once_are_serialised(tmp_path, many_notes, fake_embedder):
     data_dir = tmp_path / "data"
     KnowledgeBase(data_dir, embedder=fake_embedder).add(many_notes / "note00.md")
