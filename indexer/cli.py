@@ -231,14 +231,19 @@ def serve_command(kb: KnowledgeBase, host, port, workers):
 @click.option("--split", default="test", show_default=True, help="dev, test or all for the corpus; a qrels/<split>.tsv for BEIR.")
 @click.option("--mode", "modes", multiple=True, type=click.Choice(MODES), help="Retrieval mode(s) to compare (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the metrics as JSON.")
+@click.option("--ignore-identical-ids", is_flag=True,
+              help="Leave out a hit whose document id is the question's own id (BEIR's convention for ArguAna and Quora, "
+                   "whose questions are documents too).")
 @_common
-def eval_command(kb: KnowledgeBase, dataset, split, modes, as_json):
+def eval_command(kb: KnowledgeBase, dataset, split, modes, as_json, ignore_identical_ids):
     """Measure nDCG@10, Recall@10/100 and MRR@10 on DATASET: `corpus` or a BEIR folder.
 
+    For the corpus, nDCG@10 is also given by kind and by language of question.
     Runs and metrics (and a BEIR folder's index) are saved beside the index, in <data dir>.eval/.
     """
     show_progress = sys.stderr.isatty() and not os.environ.get("CI")
-    report = run_evaluation(kb, dataset, split, tuple(modes) or MODES, progress=show_progress)
+    report = run_evaluation(kb, dataset, split, tuple(modes) or MODES, progress=show_progress,
+                            ignore_identical_ids=ignore_identical_ids)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
         return
@@ -246,7 +251,18 @@ def eval_command(kb: KnowledgeBase, dataset, split, modes, as_json):
     click.echo(f"{'mode':<10}" + "".join(f"{metric:>12}" for metric in METRICS))
     for mode, scores in report.modes.items():
         click.echo(f"{mode:<10}" + "".join(f"{scores[metric]:>12.4f}" for metric in METRICS))
+    for label, groups in report.by_label.items():
+        _echo_breakdown(label, groups, tuple(report.modes))
     click.echo(f"runs and metrics written to {report.output}")
+
+
+def _echo_breakdown(label: str, groups: dict[str, dict[str, float]], modes: tuple[str, ...]) -> None:
+    """One table of ``kb eval``: nDCG@10 of each mode for each value of a label (kind or language)."""
+    width = max(len(label), *(len(value) for value in groups)) + 2
+    click.echo(f"\nnDCG@10 by {label}")
+    click.echo(f"{label:<{width}}{'queries':>8}" + "".join(f"{mode:>12}" for mode in modes))
+    for value, scores in groups.items():
+        click.echo(f"{value:<{width}}{scores['queries']:>8}" + "".join(f"{scores[mode]:>12.4f}" for mode in modes))
 
 
 @main.command("bench")

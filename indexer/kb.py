@@ -253,7 +253,8 @@ class KnowledgeBase:
         return self._store
 
     def search(self, query: str, k: int = default("KB_DEFAULT_K"), mode: str = "hybrid", filters: Mapping[str, tuple[str, ...]] | None = None,
-               per_document: int | None = None, group: bool = False, collapse: bool = True) -> SearchResult:
+               per_document: int | None = None, group: bool = False, collapse: bool = True,
+               max_chars: int | None = None) -> SearchResult:
         """Rank passages for a question (see ``indexer.search.search``).
 
         Args:
@@ -264,6 +265,8 @@ class KnowledgeBase:
             per_document: at most this many passages of one document (0: no cap; default: the KB's).
             group: one entry per document with its best passages.
             collapse: show near-duplicate documents once, the others as ``Hit.also_as`` (evaluation turns it off).
+            max_chars: the longest question accepted (default: the KB's ``max_query_chars``, the web API's limit;
+                evaluation passes its own, ``evaluation.evaluate.EVAL_MAX_QUERY_CHARS``).
 
         Raises:
             InvalidQuery: a bad question, k, mode or filter.
@@ -271,7 +274,8 @@ class KnowledgeBase:
         cap = self.per_document if per_document is None else per_document
         request = SearchRequest(query=query, k=k, mode=mode, filters=dict(filters or {}), per_document=cap, group=group,
                                 collapse_near_duplicates=collapse)
-        return search(self.store, self.embedder, request, fusion=self.fusion, max_chars=self.max_query_chars)
+        limit = self.max_query_chars if max_chars is None else max_chars
+        return search(self.store, self.embedder, request, fusion=self.fusion, max_chars=limit)
 
     def documents(self) -> list[Document]:
         """Every indexed document with its passage count."""

@@ -160,3 +160,14 @@ def test_cold_start_is_the_wall_clock_of_a_new_process():
     assert cold_start_seconds([sys.executable, "-c", "pass"]) > 0
     with pytest.raises(KBError, match="cold start failed"):
         cold_start_seconds([sys.executable, "-c", "raise SystemExit('no index here')"])
+
+
+def test_kb_bench_compare_takes_questions_longer_than_the_web_api_does(compare_run, tmp_path):
+    long_question = "pension in Zambia " * 50
+    queries = tmp_path / "tinyfact" / "queries.jsonl"
+    rows = [json.loads(line) for line in queries.read_text().splitlines()]
+    queries.write_text("".join(json.dumps({**row, "text": long_question if row["_id"] == "q1" else row["text"]}) + "\n" for row in rows))
+    compare_run.invoke("--json", "--mode", "dense")
+    assert len(compare_run.runs) == 2 and all(run["q1"] for run in compare_run.runs)  # searched whole, in both stacks
+    # A cold start is `kb search` (or a stack's script) in a new process: it answers the question cut to the API's limit.
+    assert all(long_question[:500] in command and long_question not in command for command in compare_run.commands)

@@ -55,3 +55,19 @@ def test_beir_records_are_text_records_in_file_order(tmp_path):
     (folder / "corpus.jsonl").write_text(json.dumps({"title": "no id"}) + "\n")
     with pytest.raises(DatasetError, match="has no '_id'"):
         beir_records(folder)
+
+
+def test_questions_carry_their_kind_and_language(tmp_path):
+    path = tmp_path / "questions.jsonl"
+    rows = [
+        {"id": "k1", "question": "pension Zambia", "split": "dev", "kind": "keywords", "language": "en",
+         "relevant": [{"file": "a.pdf", "page": 2, "grade": 2}]},
+        {"id": "f1", "question": "Quelle pension ?", "split": "dev", "kind": "question", "language": "fr",
+         "relevant": [{"file": "a.pdf", "page": 2, "grade": 2}]},
+        {"id": "q1", "question": "Which pension?", "split": "dev", "relevant": [{"file": "a.pdf", "page": 1, "grade": 1}]},
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    labels = load_questions(path, "dev").labels
+    assert labels == {"k1": {"kind": "keywords", "language": "en"}, "f1": {"kind": "question", "language": "fr"}, "q1": {}}
+    # A BEIR folder's questions say nothing about themselves.
+    assert load_beir(make_beir(tmp_path / "tinyfact"), "test").labels == {}

@@ -9,9 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 import indexer.kb
-from indexer import KBError
+from indexer import InvalidQuery, KBError, KnowledgeBase
 from indexer.cli import main
 from indexer.evaluation import evaluation_dir
+from indexer.evaluation.evaluate import EVAL_MAX_QUERY_CHARS
+
+from .conftest import make_beir
 
 
 def test_evaluation_output_goes_in_a_folder_beside_the_index(tmp_path, monkeypatch):
@@ -74,3 +77,64 @@ def test_kb_eval_refuses_an_unknown_folder(tmp_path, monkeypatch, fake_embedder)
     monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
     result = CliRunner().invoke(main, ["eval", str(tmp_path), "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 1 and "neither a document folder" in result.output
+
+
+def test_kb_eval_gives_ndcg_by_kind_and_language(small_corpus, tmp_path, monkeypatch, fake_embedder):
+    monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
+    (small_corpus / "eval").mkdir()
+    thailand = [{"file": "thailand.pptx", "slide": 2, "grade": 2}]
+    questions = [
+        {"id": "q1", "question": "How is the Universal Coverage Scheme financed?", "kind": "question", "language": "en",
+         "relevant": thailand},
+        {"id": "k1", "question": "monotributo monthly payment", "kind": "keywords", "language": "en",
+         "relevant": [{"file": "monotributo.md", "section": "Monotributo", "grade": 2}]},
+        {"id": "s1", "question": "¿Cómo se financia el Universal Coverage Scheme?", "kind": "question", "language": "es",
+         "relevant": thailand},
+    ]
+    (small_corpus / "eval" / "questions.jsonl").write_text("".join(json.dumps({**q, "split": "test"}) + "\n" for q in questions))
+    args = ["eval", str(small_corpus), "--data-dir", str(tmp_path / "data")]
+    printed = CliRunner().invoke(main, args, catch_exceptions=False).output
+    assert "corpus (test, 3 queries)" in printed and "nDCG@10 by kind" in printed and "nDCG@10 by language" in printed
+    rows = {line.split()[0]: line.split()[1:] for line in printed.splitlines()
+            if line.split()[:1] in (["keywords"], ["question"], ["en"], ["es"])}
+    assert {value: row[0] for value, row in rows.items()} == {"keywords": "1", "question": "2", "en": "2", "es": "1"}
+    by = json.loads(CliRunner().invoke(main, [*args, "--json"], catch_exceptions=False).output)["ndcg@10_by"]
+    assert list(by) == ["kind", "language"] and list(by["language"]) == ["en", "es"]
+    # Each group's figure is the mean of its questions' nDCG@10, as saved beside the index.
+    per_question = json.loads((tmp_path / "data.eval" / "corpus-test.json").read_text())["ndcg@10_per_question"]
+    for column, mode in enumerate(("hybrid", "dense", "keyword"), start=1):
+        both = (per_question[mode]["q1"] + per_question[mode]["s1"]) / 2
+        assert by["kind"]["question"][mode] == pytest.approx(both, abs=1e-4)
+        assert by["language"]["es"][mode] == pytest.approx(per_question[mode]["s1"], abs=1e-4)
+        assert rows["es"][column] == f"{by['language']['es'][mode]:.4f}"
+
+
+def test_kb_eval_takes_long_questions_and_can_ignore_identical_ids(tmp_path, monkeypatch, fake_embedder):
+    monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
+    folder = make_beir(tmp_path / "argu")
+    # A question longer than the web API accepts, and one that is itself a record (as in ArguAna).
+    long_question = "unemployment benefits in Mongolia " * 40
+    itself = "pension in Zambia. The pension scheme of Zambia covers workers and their families, financed by contributions."
+    queries = [{"_id": "long", "text": long_question}, {"_id": "d1", "text": itself}]
+    (folder / "queries.jsonl").write_text("".join(json.dumps(query) + "\n" for query in queries))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nlong\td24\t1\nd1\td6\t1\n")
+    args = ["eval", str(folder), "--json", "--data-dir", str(tmp_path / "data")]
+    saved = tmp_path / "data.eval" / "argu-test.json"
+
+    plain = json.loads(CliRunner().invoke(main, args, catch_exceptions=False).output)
+    assert plain["queries"] == 2 and "ignore_identical_ids" not in plain
+    runs = json.loads(saved.read_text())["runs"]
+    assert all(next(iter(runs[mode]["d1"])) == "d1" for mode in runs)  # the question finds itself first
+    assert all(next(iter(runs[mode]["long"])) == "d24" for mode in runs)
+
+    ignoring = json.loads(CliRunner().invoke(main, [*args, "--ignore-identical-ids"], catch_exceptions=False).output)
+    assert ignoring["ignore_identical_ids"] is True
+    runs = json.loads(saved.read_text())["runs"]
+    assert all("d1" not in runs[mode]["d1"] and runs[mode]["d1"] for mode in runs)
+    assert all(ignoring["modes"][mode]["ndcg@10"] > plain["modes"][mode]["ndcg@10"] for mode in runs)
+
+    # Only evaluation accepts it: the knowledge base keeps the web API's limit.
+    beir_kb = KnowledgeBase(evaluation_dir(tmp_path / "data") / "argu", embedder=fake_embedder)
+    with pytest.raises(InvalidQuery, match="limit is 500"):
+        beir_kb.search(long_question)
+    assert beir_kb.search(long_question, max_chars=EVAL_MAX_QUERY_CHARS).hits[0].document.filename == "d24"

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from indexer.evaluation.eval_sets import EvalSet
-from indexer.evaluation.metrics import METRICS, mean_scores, question_scores, run_queries, score_run
+from indexer.evaluation.metrics import (METRICS, breakdown, mean_scores, question_scores, run_queries, score_run,
+                                       without_identical_ids)
 
 
 def tiny_set() -> EvalSet:
@@ -48,3 +49,25 @@ def test_a_run_keeps_each_key_at_its_best_rank():
     ranked = {"one": ["a#page=1", "b#page=2", "a#page=1"], "two": []}
     run = run_queries(tiny_set(), lambda question: ranked[question], key=lambda hit: hit)
     assert run == {"q1": {"a#page=1": 1.0, "b#page=2": 0.5}, "q2": {}}
+
+
+def test_breakdown_averages_each_mode_over_each_kind_and_language():
+    eval_set = EvalSet(name="t", split="dev", queries={"a": "a", "b": "b", "c": "c"}, qrels={"a": {}, "b": {}, "c": {}},
+                       labels={"a": {"kind": "keywords", "language": "en"}, "b": {"kind": "question", "language": "en"},
+                               "c": {"kind": "question", "language": "fr"}})
+    per_question = {"hybrid": {"a": 1.0, "b": 0.5, "c": 0.0}, "dense": {"a": 0.25, "b": 0.75, "c": 0.5}}
+    assert breakdown(eval_set, per_question) == {
+        "kind": {"keywords": {"queries": 1, "hybrid": 1.0, "dense": 0.25},
+                 "question": {"queries": 2, "hybrid": 0.25, "dense": 0.625}},
+        "language": {"en": {"queries": 2, "hybrid": 0.75, "dense": 0.5},
+                     "fr": {"queries": 1, "hybrid": 0.0, "dense": 0.5}},
+    }
+    assert breakdown(tiny_set(), per_question) == {}  # no labels: nothing to break down
+
+
+def test_identical_ids_are_left_out_of_a_run():
+    run = {"q1": {"q1": 1.0, "a": 0.5}, "q2": {"a": 1.0, "q1": 0.5}}
+    assert without_identical_ids(run) == {"q1": {"a": 0.5}, "q2": {"a": 1.0, "q1": 0.5}}
+    # The question's own hit gone, the judged ones lead: nDCG@10 1.
+    found_itself = {"q1": {"q1": 1.0, "a": 0.5, "b": 1 / 3}, "q2": {"c": 1.0}}
+    assert score_run(tiny_set(), without_identical_ids(found_itself))["ndcg@10"] == pytest.approx(1.0)

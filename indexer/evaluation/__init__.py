@@ -1,7 +1,8 @@
 """Evaluation and benchmarking: how good the answers are (``kb eval``) and how fast (``kb bench``).
 
 - ``eval_sets``: read questions and judgments (the corpus questions, BEIR folders) and BEIR records;
-- ``metrics``: turn searches into runs and score them (nDCG@10, Recall@10/100, MRR@10, by ranx);
+- ``metrics``: turn searches into runs and score them (nDCG@10, Recall@10/100, MRR@10, by ranx), overall and
+  by kind and language of question;
 - ``evaluate``: open a dataset's index, evaluate each mode, save the runs in ``evaluation_dir``;
 - ``bench``: warm query latency, and the machine it was measured on;
 - ``compare`` and ``compare_report``: ``kb bench --compare``, this project beside ``handwritten``

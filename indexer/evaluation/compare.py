@@ -32,12 +32,13 @@ from ..embed import resolve_model
 from ..errors import BenchmarkFailed, DatasetError
 from ..kb import KnowledgeBase
 from ..records import TextRecord
+from ..settings import default
 from . import handwritten, txtai_stack
 from .bench import Searcher, machine, measure_latency
 # The figures' types live in compare_report; they are this module's API too (``__all__``).
 from .compare_report import BATCH_SIZE, HANDWRITTEN, OURS, TXTAI, CompareSettings, Comparison, Row, StackFigures
 from .eval_sets import EvalSet, beir_records, load_beir
-from .evaluate import BEIR_CHUNKING, evaluation_dir
+from .evaluate import BEIR_CHUNKING, EVAL_MAX_QUERY_CHARS, evaluation_dir
 from .metrics import run_queries, score_run
 
 __all__ = ["OURS", "HANDWRITTEN", "TXTAI", "CompareSettings", "StackFigures", "Row", "Comparison", "compare",
@@ -88,7 +89,8 @@ def _measure_ours(kb: KnowledgeBase, records: list[TextRecord], sample: list[str
     embedder = kb.embedder
     embedder.encode(["warm up"])
     say(f"{OURS}: building the index of {len(records)} records")
-    fresh = KnowledgeBase(folder, embedder=embedder, chunking=BEIR_CHUNKING, fusion=kb.fusion)
+    fresh = KnowledgeBase(folder, embedder=embedder, chunking=BEIR_CHUNKING, fusion=kb.fusion,
+                          max_query_chars=EVAL_MAX_QUERY_CHARS)
     started = time.perf_counter()
     report = fresh.index_records(records)
     build_seconds = time.perf_counter() - started
@@ -100,7 +102,7 @@ def _measure_ours(kb: KnowledgeBase, records: list[TextRecord], sample: list[str
         question, k=100, mode=mode, per_document=0, collapse=False).hits, lambda hit: hit.document.filename)
     fresh.close()
     say(f"{OURS}: cold starts")
-    command = [*_kb_command(), "search", questions[0], "--data-dir", str(folder), "--model", fresh.model]
+    command = [*_kb_command(), "search", _cold_question(questions), "--data-dir", str(folder), "--model", fresh.model]
     cold = tuple(cold_start_seconds(command) for _ in range(settings.cold_runs))
     return StackFigures(name=OURS, passages=report.passages, build_seconds=build_seconds, forward_passages=len(sample),
                         forward_seconds=forward_seconds, latency=latency, cold_start_runs=cold, quality=quality,
@@ -176,9 +178,14 @@ def _saved_stack_figures(name: str, stack: Searcher, script: str, folder: Path, 
     quality = _quality(eval_set, settings.modes, lambda question, mode: stack.search(question, k=100, mode=mode),
                        lambda hit: hit.doc_id)
     say(f"{name}: cold starts")
-    command = [sys.executable, "-P", script, "search", str(folder), questions[0]]
+    command = [sys.executable, "-P", script, "search", str(folder), _cold_question(questions)]
     cold = tuple(cold_start_seconds(command) for _ in range(settings.cold_runs))
     return StackFigures(name=name, latency=latency, cold_start_runs=cold, quality=quality, **build)
+
+
+def _cold_question(questions: list[str]) -> str:
+    """What every stack's cold start answers: the first question, cut to the length ``kb search`` accepts."""
+    return questions[0][:default("KB_MAX_QUERY_CHARS")]
 
 
 def _sample(texts: list[str], size: int) -> list[str]:

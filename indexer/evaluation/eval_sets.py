@@ -14,24 +14,31 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import DatasetError
 from ..records import Location, TextRecord
 
-__all__ = ["EvalSet", "location_key", "load_questions", "load_beir", "beir_records"]
+__all__ = ["LABELS", "EvalSet", "location_key", "load_questions", "load_beir", "beir_records"]
+
+
+#: What a corpus question may say about itself, for scores broken down by group (``metrics.breakdown``):
+#: its kind (``question``, ``keywords``, ``cross-document``) and its language (ISO 639-1).
+LABELS = ("kind", "language")
 
 
 @dataclass(frozen=True)
 class EvalSet:
-    """Questions and graded judgments: ``qrels[query_id][key] = grade``."""
+    """Questions and graded judgments: ``qrels[query_id][key] = grade``; ``labels[query_id][label] = value``
+    for the ``LABELS`` a question gives (none for BEIR)."""
 
     name: str
     split: str
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def location_key(filename: str, location: Location) -> str:
@@ -46,31 +53,34 @@ def location_key(filename: str, location: Location) -> str:
 
 
 def load_questions(path: Path, split: str) -> EvalSet:
-    """Read ``questions.jsonl`` (``{"id", "question", "split", "relevant": [...]}`` a line).
+    """Read ``questions.jsonl`` (``{"id", "question", "split", "relevant": [...]}`` a line, optionally ``"kind"``
+    and ``"language"``).
 
     Args:
         path: the questions file.
         split: ``dev``, ``test`` or ``all``.
 
     Returns:
-        The questions of ``split``, judged by location key.
+        The questions of ``split``, judged by location key, with the ``LABELS`` each gives.
 
     Raises:
         DatasetError: the file is missing, a line is malformed, or no question is in ``split``.
     """
-    queries, qrels = {}, {}
+    queries, qrels, labels = {}, {}, {}
     for number, entry in enumerate(_json_lines(path), start=1):
         try:
             if split not in ("all", entry["split"]):
                 continue
             judged = {_judgment_key(item): int(item["grade"]) for item in entry["relevant"]}
-            queries[str(entry["id"])] = entry["question"]
-            qrels[str(entry["id"])] = judged
+            query_id = str(entry["id"])
+            queries[query_id] = entry["question"]
+            qrels[query_id] = judged
+            labels[query_id] = {label: str(entry[label]) for label in LABELS if entry.get(label)}
         except (KeyError, TypeError, ValueError) as error:
             raise DatasetError(f"{path}, line {number}: {error!r} missing or malformed; see corpus/src/FORMAT.md") from error
     if not queries:
         raise DatasetError(f"{path} has no questions in split {split!r}")
-    return EvalSet(name="corpus", split=split, queries=queries, qrels=qrels)
+    return EvalSet(name="corpus", split=split, queries=queries, qrels=qrels, labels=labels)
 
 
 def _judgment_key(item: dict) -> str:

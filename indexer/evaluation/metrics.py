@@ -13,7 +13,7 @@ import numpy as np
 
 from .eval_sets import EvalSet
 
-__all__ = ["METRICS", "Run", "run_queries", "score_run", "question_scores", "mean_scores"]
+__all__ = ["METRICS", "Run", "run_queries", "without_identical_ids", "score_run", "question_scores", "mean_scores", "breakdown"]
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
@@ -45,6 +45,15 @@ def run_queries(eval_set: EvalSet, search: Callable[[str], Sequence[HitT]], key:
     return run
 
 
+def without_identical_ids(run: Run) -> Run:
+    """The run without any hit whose key is its own question's id (BEIR's ``ignore_identical_ids``).
+
+    In collections whose questions are documents too (ArguAna, Quora), the question finds itself first;
+    BEIR's published figures leave such hits out, and so does ``kb eval --ignore-identical-ids``.
+    """
+    return {query_id: {key: score for key, score in ranked.items() if key != query_id} for query_id, ranked in run.items()}
+
+
 def score_run(eval_set: EvalSet, run: Run) -> dict[str, float]:
     """The mean of each of ``METRICS`` over the questions (a question with no results scores 0)."""
     return mean_scores(question_scores(eval_set, run))
@@ -58,6 +67,28 @@ def question_scores(eval_set: EvalSet, run: Run) -> dict[str, dict[str, float]]:
 def mean_scores(scores: dict[str, dict[str, float]]) -> dict[str, float]:
     """The mean over the questions of each metric of ``question_scores``, rounded to 4 places."""
     return {metric: round(float(np.mean(list(by_question.values()))), 4) for metric, by_question in scores.items()}
+
+
+def breakdown(eval_set: EvalSet, per_question: dict[str, dict[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
+    """The mean score of each mode over the questions of each label value (``EvalSet.labels``: kind, language).
+
+    Args:
+        eval_set: the questions and their labels.
+        per_question: ``per_question[mode][query_id]``, one metric (``kb eval`` gives nDCG@10).
+
+    Returns:
+        ``{label: {value: {"queries": n, mode: mean, ...}}}``, labels and values sorted, means rounded to 4
+        places; empty when no question carries a label (BEIR).
+    """
+    groups: dict[str, dict[str, list[str]]] = {}
+    for query_id, labels in eval_set.labels.items():
+        for label, value in labels.items():
+            groups.setdefault(label, {}).setdefault(value, []).append(query_id)
+    return {label: {value: {"queries": len(ids),
+                            **{mode: round(float(np.mean([scores.get(query_id, 0.0) for query_id in ids])), 4)
+                               for mode, scores in per_question.items()}}
+                    for value, ids in sorted(values.items())}
+            for label, values in sorted(groups.items())}
 
 
 def _ranx_scores(eval_set: EvalSet, run: Run, metrics: tuple[str, ...]) -> dict[str, dict[str, float]]:
