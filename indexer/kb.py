@@ -90,12 +90,15 @@ class KnowledgeBase:
         self._embedder = embedder
         self._store: Store | None = None
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
-        """The model, loaded on first use."""
+        """The model, loaded on first use, once even when several threads ask at the same moment."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.model)
+            with self._model_lock:
+                if self._embedder is None:
+                    self._embedder = load_embedder(self.model)
         return self._embedder
 
     @property
