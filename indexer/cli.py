@@ -62,7 +62,7 @@ def main():
 
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--rebuild", is_flag=True, help="Delete the index first and re-embed everything (e.g. after changing --model).")
+@click.option("--rebuild", is_flag=True, help="Build a new index from nothing beside the old one, then swap it in (e.g. after changing --model).")
 @click.option("--prune", is_flag=True, help="Remove documents whose files are gone from the given folders.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
               help="Write a JSON report: every file with its pages, passages, OCR'd and empty pages, language, time, reason.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from typing import Mapping
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
-from .errors import DocumentNotFound, FileMissing, IndexNotBuilt, ModelMismatch
+from .errors import DocumentNotFound, FileMissing, IndexNotBuilt, KBError, ModelMismatch
 from .extraction_pool import ExtractionLimits
 from .language import detect_language
 from .ocr import OcrSettings
@@ -21,7 +22,7 @@ from .pipeline import add_file, index_files, index_records
 from .sources import SourceFile, file_sha256, find_files
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search
-from .layout import IndexLayout, Manifest
+from .layout import IndexLayout, Manifest, staging_dir, swap_in
 from .settings import default
 from .store import Store
 
@@ -90,6 +91,7 @@ class KnowledgeBase:
         self._embedder = embedder
         self._store: Store | None = None
         self._lock = threading.Lock()
+        self._manifest_inode: int | None = None
         self._model_lock = threading.Lock()
 
     @property
@@ -110,11 +112,25 @@ class KnowledgeBase:
             ModelMismatch: the index was built with another model.
         """
         with self._lock:
+            if self._store is not None and self._rebuilt_since_opened():
+                self._store.close()
+                self._store = None
             if self._store is None:
                 store = Store.open(self.data_dir)
                 self._check_model(store.manifest)
                 self._store = store
+                self._manifest_inode = _inode(self.layout.manifest)
             return self._store
+
+    def _rebuilt_since_opened(self) -> bool:
+        """Whether ``kb index --rebuild`` put another index in this directory since it was opened (one stat)."""
+        inode = _inode(self.layout.manifest)
+        if inode is None or inode == self._manifest_inode:
+            return False
+        try:
+            return self.layout.read_manifest().generation != self._store.manifest.generation
+        except KBError:  # being replaced, or not readable: keep answering from the index already open
+            return False
 
     def _check_model(self, manifest: Manifest) -> None:
         if manifest.model == self.model:
@@ -138,15 +154,14 @@ class KnowledgeBase:
         Args:
             paths: files and folders (walked recursively).
             progress: show a progress bar.
-            rebuild: delete the existing index first (e.g. to change the model).
+            rebuild: build a new index from nothing beside the old one and swap it in (e.g. to change the model).
             prune: remove documents indexed from under the given folders whose files are gone.
 
         Returns:
             The run's report.
         """
         if rebuild:
-            self.close()
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+            return self._rebuild(paths, progress, prune)
         files = find_files([Path(path) for path in paths])
         store = self._writable_store()
         report = index_files(store, self.embedder, files, self.chunking, progress=progress, ocr=self.ocr,
@@ -159,6 +174,30 @@ class KnowledgeBase:
                     self.remove(document.id)
                     report.removed.append(document.path)
         _write_json(self.layout.index_report, report.to_dict())
+        return report
+
+    def _rebuild(self, paths: list[str | Path], progress: bool, prune: bool) -> IndexReport:
+        """Build a new index beside this one, then swap it in under the write lock; servers reopen it at their next search.
+
+        The old index keeps answering while the new one is built, and stays as it was if the build fails.
+        """
+        staging = staging_dir(self.data_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+        fresh = KnowledgeBase(staging, model=self.model, embedder=self.embedder, chunking=self.chunking,
+                              max_query_chars=self.max_query_chars, per_document=self.per_document, fusion=self.fusion,
+                              ocr=self.ocr, limits=self.limits)
+        try:
+            report = fresh.index(paths, progress=progress, prune=prune)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            fresh.close()
+        self.close()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.layout.write_lock, "w") as lock:  # no writer may be halfway through the old index
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            swap_in(staging, self.data_dir)
         return report
 
     def last_index_report(self) -> dict | None:
@@ -309,6 +348,13 @@ class KnowledgeBase:
             self.store.vector_index()
         except IndexNotBuilt:
             pass
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 def _write_json(path: Path, value: dict) -> None:

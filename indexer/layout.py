@@ -17,16 +17,18 @@ index holds only what serving needs.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
+import shutil
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import IndexDamaged, IndexNotBuilt, IndexOutdated, InvalidSetting
 
-__all__ = ["FORMAT_VERSION", "Manifest", "IndexLayout", "temporary_path"]
+__all__ = ["FORMAT_VERSION", "Manifest", "IndexLayout", "staging_dir", "swap_in", "temporary_path"]
 
 #: Bumped whenever the files above change in a way an older reader cannot follow.
 FORMAT_VERSION = 5
@@ -149,6 +151,41 @@ class IndexLayout:
         temporary.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
         os.replace(temporary, self.manifest)
         return manifest
+
+
+def staging_dir(data_dir: Path) -> Path:
+    """Where ``kb index --rebuild`` builds the new index, beside the one it replaces (hidden, named for this process)."""
+    return data_dir.with_name(f".{data_dir.name}.rebuild-{os.getpid()}")
+
+
+def swap_in(built: Path, data_dir: Path) -> None:
+    """Put the directory ``built`` in the place of ``data_dir`` and delete what was there.
+
+    Linux exchanges the two names in one step (``renameat2`` with ``RENAME_EXCHANGE``), so a process
+    opening ``data_dir`` meanwhile finds the old index or the new one, never none. Elsewhere, or on a
+    file system without it, two renames leave a moment without an index.
+    """
+    if not data_dir.exists():
+        os.replace(built, data_dir)
+        return
+    if not _exchange(built, data_dir):
+        retired = data_dir.with_name(f".{data_dir.name}.old-{os.getpid()}")
+        os.replace(data_dir, retired)
+        os.replace(built, data_dir)
+        built = retired
+    shutil.rmtree(built, ignore_errors=True)  # after the exchange, ``built`` holds the old index
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths' names atomically (Linux renameat2); False where that is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    return done == 0
 
 
 def temporary_path(target: Path) -> Path:
