@@ -15,8 +15,9 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 import faiss
 import numpy as np
@@ -32,8 +33,45 @@ _RESAVE_SHARE = 0.05
 Index = TypeVar("Index")
 
 
+class _SharedLock:
+    """Many holders at once (searches), or one (a change to the index), who waits for those in progress."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._sharing = 0
+        self._exclusive = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._exclusive)
+            self._sharing += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._sharing -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._exclusive and not self._sharing)
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._exclusive = False
+                self._condition.notify_all()
+
+
 class _LiveIndex(Generic[Index]):
-    """One process's copy of an in-memory index, brought up to date on demand (thread-safe)."""
+    """One process's copy of an in-memory index, brought up to date on demand (thread-safe).
+
+    The index changes in place (FAISS adds, keyword arrays grow), so a search holds it shared
+    (``searching``) and a change waits for the searches in progress, and they for it.
+    """
 
     #: The meta key that records the largest passage id in the last snapshot.
     _META_KEY = ""
@@ -41,8 +79,17 @@ class _LiveIndex(Generic[Index]):
     def __init__(self, layout: IndexLayout):
         self._layout = layout
         self._lock = threading.Lock()
+        self._access = _SharedLock()
         self._index: Index | None = None
         self._version = -1
+
+    @contextmanager
+    def searching(self, db: sqlite3.Connection, version: Callable[[], int]) -> Iterator[Index]:
+        """The index at the database's current version, held unchanged until the block ends (do not call
+        ``current`` inside it: a change would wait for this very search)."""
+        index = self.current(db, version)
+        with self._access.shared():
+            yield index
 
     def current(self, db: sqlite3.Connection, version: Callable[[], int]) -> Index:
         """The index at the database's current version.
@@ -58,13 +105,14 @@ class _LiveIndex(Generic[Index]):
             db.execute("BEGIN")  # one read snapshot: the version and the changes agree
             try:
                 latest = version()
-                if self._index is None:
-                    snapshot = self._latest_snapshot(latest)
-                    loaded = self._load(self._snapshot_path(snapshot)) if snapshot is not None else None
-                    self._index = self._empty() if loaded is None else loaded
-                    self._version = snapshot if loaded is not None else 0
-                self._apply_changes(db)
-                self._version = latest
+                with self._access.exclusive():
+                    if self._index is None:
+                        snapshot = self._latest_snapshot(latest)
+                        loaded = self._load(self._snapshot_path(snapshot)) if snapshot is not None else None
+                        self._index = self._empty() if loaded is None else loaded
+                        self._version = snapshot if loaded is not None else 0
+                    self._apply_changes(db)
+                    self._version = latest
             finally:
                 db.execute("COMMIT")
             return self._index
@@ -93,7 +141,8 @@ class _LiveIndex(Generic[Index]):
             changed += db.execute("SELECT count(*) FROM passages WHERE id > ?", (int(row[0]),)).fetchone()[0]
             if changed <= _RESAVE_SHARE * max(self._size(), 1):
                 return
-        self._save(self._snapshot_path(latest))
+        with self._lock, self._access.exclusive():  # a snapshot of an index no search or change is touching
+            self._save(self._snapshot_path(latest))
         for older, path in self._snapshots().items():
             if older < latest:
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

@@ -188,17 +188,19 @@ class Store:
 
     def dense_candidates(self, vector: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> dict[int, float]:
         """The ``depth`` passages nearest a unit-length vector, with cosine scores, best first (among ``allowed``)."""
-        return search_vectors(self.vector_index(), vector, depth, allowed)
+        with self._vectors.searching(self.connection(), self.version) as index:
+            return search_vectors(index, vector, depth, allowed)
 
     def dense_scores(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """The cosine scores of given passages against a vector (removed ones are left out)."""
-        return vector_scores(self.vector_index(), vector, list(ids))
+        with self._vectors.searching(self.connection(), self.version) as index:
+            return vector_scores(index, vector, list(ids))
 
     def keyword_candidates(self, question: str, languages: Sequence[str], depth: int,
                            allowed: np.ndarray | None = None) -> dict[int, float]:
         """The ``depth`` best passages by BM25 for a question stemmed in ``languages``, best first (among ``allowed``)."""
-        index = self.keyword_index()
-        return keyword_search(index, question, depth, languages, None if allowed is None else index.rows_of(allowed))
+        with self._keywords.searching(self.connection(), self.version) as index:
+            return keyword_search(index, question, depth, languages, None if allowed is None else index.rows_of(allowed))
 
     # -- writing ------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,15 @@ def test_past_the_exact_size_the_snapshot_is_a_graph_that_still_follows_every_wr
         store.delete_document(first.id)
     assert reader.vector_index().ntotal == 0 == reader.counts()[1]
     assert not Store.open(store.data_dir).vector_index().approximate  # the snapshot below the size is exact again
+
+
+def test_a_change_waits_for_a_search_in_progress_and_searches_see_it_after(store):
+    save_texts(store, "/notes/first.md", ["informal workers"])
+    writer = threading.Thread(target=save_texts, args=(store, "/notes/second.md", ["informal pensions"]))
+    with store._keywords.searching(store.connection(), store.version) as index:
+        before = index.size
+        writer.start()
+        writer.join(timeout=0.5)  # the write commits, but the in-memory index may not change under this search
+        assert writer.is_alive() and index.size == before
+    writer.join(timeout=10)
+    assert not writer.is_alive() and store.keyword_index().size == before + 1
