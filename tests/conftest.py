@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pptx import Presentation
 from pptx.util import Inches
 
-from indexer import KnowledgeBase
+from indexer import KnowledgeBase, extract
 from indexer.ocr import tesseract_available
 from indexer.records import Document, Location, Passage
 from indexer.store import Manifest, Store
@@ -144,6 +145,35 @@ def make_docx(path: Path, sections: dict[str, list[str]], title: str = "") -> Pa
                 document.add_paragraph(paragraph)
     document.save(str(path))
     return path
+
+
+# -- documents for the extractors' tests ---------------------------------------------------
+
+TOPICS = ["pensions for rural elders", "health insurance for traders", "maternity cash benefits", "employment injury cover"]
+
+
+@pytest.fixture
+def four_page_pdf(tmp_path: Path) -> Path:
+    return make_pdf(tmp_path / "plain.pdf", [f"This page is about {topic}." for topic in TOPICS], title="Country note")
+
+
+RELS_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+ROW = ["Country", "Scheme", "Contribution"]
+
+
+def rewrite_zip(path: Path, change) -> Path:
+    """Rewrite an Office file in place, letting ``change(parts)`` edit the ``{name: bytes}`` of its members."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    change(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def text_of(path: Path) -> str:
+    return "\n".join(section.text for section in extract(path).sections)
 
 
 def make_beir(folder: Path) -> Path:

@@ -8,14 +8,15 @@ import pytest
 from fpdf import FPDF
 from fpdf.enums import TextMode
 from PIL import Image
+from pypdf import PdfReader, PdfWriter
 
 from indexer import extract
-from indexer.errors import NoTextFound
+from indexer.errors import CorruptDocument, EncryptedDocument, NoTextFound
 from indexer.extract.pdf_layout import Line, drop_running_lines
 from indexer.extract.titles import choose_title, meaningful_title
 from indexer.ocr import OcrSettings
 
-from .conftest import SCANNED_LINES, SHARED_DOCUMENTS, make_scan, needs_shared, needs_tesseract
+from .conftest import SCANNED_LINES, SHARED_DOCUMENTS, TOPICS, make_scan, needs_shared, needs_tesseract
 
 
 
@@ -165,3 +166,85 @@ def test_the_shared_scanned_pdf_becomes_text_with_its_page_number():
     extracted = extract(SHARED_DOCUMENTS / "hard" / "docling__ocr_test.pdf")
     assert [(section.location.page, section.location.ocr) for section in extracted.sections] == [(1, True)]
     assert "Docling" in extracted.sections[0].text
+
+
+# -- read through extract() ------------------------------------------------------
+
+
+def _rewrite(source: Path, target: Path, change) -> Path:
+    """Copy a PDF through pypdf's writer, letting ``change(writer)`` add labels or encryption."""
+    writer = PdfWriter(clone_from=PdfReader(source))
+    change(writer)
+    writer.write(target)
+    return target
+
+
+def test_pdf_pages_are_numbered_and_titled_from_metadata(four_page_pdf):
+    extracted = extract(four_page_pdf)
+    assert extracted.format == "pdf"
+    assert extracted.title == "Country note"
+    assert [section.location.page for section in extracted.sections] == [1, 2, 3, 4]
+    assert [section.text for section in extracted.sections] == [f"This page is about {topic}." for topic in TOPICS]
+
+
+def test_pdf_printed_page_labels_are_kept(four_page_pdf, tmp_path):
+    def label(writer):
+        writer.set_page_label(0, 1, style="/r", start=1)
+        writer.set_page_label(2, 3, style="/D", start=1)
+
+    path = _rewrite(four_page_pdf, tmp_path / "labelled.pdf", label)
+    locations = [section.location for section in extract(path).sections]
+    assert [(where.page, where.page_label) for where in locations] == [(1, "i"), (2, "ii"), (3, "1"), (4, "2")]
+    assert locations[1].describe() == "p. 2 (ii)"
+
+
+def test_pdf_encrypted_with_empty_user_password_is_read(four_page_pdf, tmp_path):
+    path = _rewrite(four_page_pdf, tmp_path / "locked.pdf",
+                    lambda writer: writer.encrypt(user_password="", owner_password="owner", algorithm="AES-256"))
+    assert PdfReader(path).is_encrypted
+    assert [section.text for section in extract(path).sections] == [f"This page is about {topic}." for topic in TOPICS]
+
+
+def test_pdf_with_a_user_password_is_refused(four_page_pdf, tmp_path):
+    path = _rewrite(four_page_pdf, tmp_path / "secret.pdf",
+                    lambda writer: writer.encrypt(user_password="secret", owner_password="owner", algorithm="AES-256"))
+    with pytest.raises(EncryptedDocument, match="secret.pdf"):
+        extract(path)
+
+
+@pytest.mark.parametrize("cut", [40, 0.5, -200])
+def test_truncated_pdf_is_corrupt(four_page_pdf, tmp_path, cut):
+    raw = four_page_pdf.read_bytes()
+    path = tmp_path / "truncated.pdf"
+    path.write_bytes(raw[: int(len(raw) * cut) if isinstance(cut, float) else cut])
+    with pytest.raises(CorruptDocument, match="truncated.pdf"):
+        extract(path)
+
+
+def test_garbage_after_pdf_magic_is_corrupt(tmp_path):
+    path = tmp_path / "garbage.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 4)
+    with pytest.raises(CorruptDocument):
+        extract(path)
+
+
+@needs_shared
+def test_shared_pdf_pages_are_numbered_in_order():
+    path = SHARED_DOCUMENTS / "real/gld__THA_LFS_methodology.pdf"
+    sections = extract(path).sections
+    assert [section.location.page for section in sections] == list(range(1, len(PdfReader(path).pages) + 1))
+    # Lines of one paragraph are joined; paragraphs are kept apart.
+    assert sections[0].text.startswith("APPENDIX A METHODOLOGY\n\n1. Sample design\n\nA Stratified Two-Stage Sampling was adopted")
+
+
+@needs_shared
+def test_shared_pdf_with_empty_user_password_is_read():
+    extracted = extract(SHARED_DOCUMENTS / "hard/gld__Central-Local-Rel-THA.pdf")
+    assert extracted.title == "Central-Local Government Relationship in Thailand"
+    assert len(extracted.sections) == 30
+
+
+@needs_shared
+def test_shared_broken_958_byte_pdf_does_not_crash():
+    extracted = extract(SHARED_DOCUMENTS / "hard/pypdf__issue-297.pdf")
+    assert [(section.location.page, section.text) for section in extracted.sections] == [(1, "test example")]

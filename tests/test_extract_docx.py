@@ -1,27 +1,23 @@
-"""DOCX, PPTX and HTML extraction on awkward files made here: labelled table rows, raw-XML fallbacks, extra DOCX parts."""
+"""DOCX extraction: sections by heading, tables as rows, raw-XML fallbacks, headers, footers, notes and text boxes."""
 
 from __future__ import annotations
 
-import re
 import zipfile
 from pathlib import Path
 
 import docx
 import pytest
 from docx.oxml import parse_xml as parse_docx_xml
-from docx.oxml.ns import qn
-from pptx import Presentation
-from pptx.oxml import parse_xml as parse_pptx_xml
-from pptx.util import Inches
 
 from indexer import extract
-from indexer.errors import CorruptDocument, NoTextFound
-from indexer.extract.ooxml import TableCell, table_lines
+from indexer.errors import CorruptDocument
 
-from .conftest import SHARED_DOCUMENTS, make_pptx, needs_shared
+from .conftest import RELS_NS, ROW, SHARED_DOCUMENTS, make_docx, needs_shared, rewrite_zip, text_of
+
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-RELS_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
 NAMESPACES = (
     f'xmlns:w="{W_NS}" xmlns:r="{RELS_NS}" '
     'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
@@ -29,18 +25,6 @@ NAMESPACES = (
     'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
     'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:v="urn:schemas-microsoft-com:vml"'
 )
-ROW = ["Country", "Scheme", "Contribution"]
-
-
-def rewrite_zip(path: Path, change) -> Path:
-    """Rewrite an Office file in place, letting ``change(parts)`` edit the ``{name: bytes}`` of its members."""
-    with zipfile.ZipFile(path) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
-    change(parts)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in parts.items():
-            archive.writestr(name, data)
-    return path
 
 
 def add_docx_part(parts: dict[str, bytes], name: str, kind: str, xml: str) -> None:
@@ -58,56 +42,31 @@ def paragraphs_xml(*texts: str) -> str:
     return "".join(f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>" for text in texts)
 
 
-def text_of(path: Path) -> str:
-    return "\n".join(section.text for section in extract(path).sections)
+def test_docx_sections_follow_headings_and_tables_become_rows(tmp_path):
+    path = make_docx(tmp_path / "field.docx", {
+        "Construction workers": ["Builders change sites often."],
+        "Domestic workers": ["Few written contracts.", [["Country", "Share"], ["Zambia", "12%"]]],
+    }, title="Zambia field research")
+    extracted = extract(path)
+    assert extracted.format == "docx"
+    assert extracted.title == "Zambia field research"
+    assert [section.heading for section in extracted.sections] == ["Construction workers", "Domestic workers"]
+    assert [section.location.section for section in extracted.sections] == ["Construction workers", "Domestic workers"]
+    assert extracted.sections[0].text == "Construction workers\nBuilders change sites often."
+    assert extracted.sections[1].text == "Domestic workers\nFew written contracts.\nCountry: Zambia · Share: 12%"
 
 
-# -- table rows named by their headers ---------------------------------------------------
-
-
-def cells(*texts: str) -> list[TableCell]:
-    return [TableCell(text) for text in texts]
-
-
-def test_rows_name_each_value_by_its_header_and_leave_empty_cells_out():
-    rows = [cells(*ROW), cells("Thailand", "Section 40", "100 baht"), cells("Viet Nam", "", "2%")]
-    assert table_lines(rows) == [
-        "Country: Thailand · Scheme: Section 40 · Contribution: 100 baht",
-        "Country: Viet Nam · Contribution: 2%",
-    ]
-
-
-def test_one_row_and_mostly_empty_header_tables_are_plain_cells():
-    assert table_lines([cells("a", "", "b")]) == ["a · b"]
-    assert table_lines([cells("", "", "x"), cells("1", "2", "3")]) == ["x", "1 · 2 · 3"]
-
-
-def test_merged_cells_are_listed_once_across_and_repeated_down():
-    rows = [
-        [TableCell("Country"), TableCell("Contribution", colspan=2)],
-        [TableCell("Country"), TableCell("Employer"), TableCell("Worker")],
-        [TableCell("Thailand", rowspan=2), TableCell("5%"), TableCell("5%")],
-        [TableCell("3%"), TableCell("")],
-        [TableCell("Total across", colspan=3)],
-    ]
-    assert table_lines(rows) == [
-        "Country: Thailand · Contribution / Employer: 5% · Contribution / Worker: 5%",
-        "Country: Thailand · Contribution / Employer: 3%",
-        "Total across",
-    ]
-
-
-def test_a_caption_row_and_headers_of_empty_columns_are_kept():
-    rows = [[TableCell("Table 1. Schemes", colspan=2)], cells("Scheme", "Notes"), cells("SSO", "")]
-    assert table_lines(rows) == ["Table 1. Schemes", "Scheme · Notes", "Scheme: SSO"]
-
-
-def test_absurd_spans_are_capped():
-    rows = [[TableCell("wide", colspan=10**9, rowspan=10**9)], cells("x")]
-    assert table_lines(rows) == ["wide", "x"]
-
-
-# -- DOCX --------------------------------------------------------------------------------
+def test_docx_text_before_the_first_heading_is_its_own_section(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("Prepared for the ESSA meeting.")
+    document.add_heading("Findings", level=1)
+    document.add_paragraph("Coverage is low.")
+    document.save(tmp_path / "intro.docx")
+    extracted = extract(tmp_path / "intro.docx")
+    intro, findings = extracted.sections
+    assert (intro.text, intro.heading, intro.location.section) == ("Prepared for the ESSA meeting.", "", None)
+    assert (findings.text, findings.heading) == ("Findings\nCoverage is low.", "Findings")
+    assert extracted.title == "Findings"  # no core title: the first heading
 
 
 def irregular_table_docx(path: Path) -> Path:
@@ -261,130 +220,3 @@ def test_shared_docx_headers_and_footers_are_read_once_without_merged_away_text(
     assert sections[1].text == "First header para\nTable cell1 · Table cell2\nLast header para"
     assert "cell1 · a (b · c; d · c: e) f" in sections[2].text  # a table nested in a footer table cell
     assert "I should not be included" not in sections[2].text  # text under a w:vMerge continuation
-
-
-# -- PPTX --------------------------------------------------------------------------------
-
-
-def test_pptx_table_with_merged_cells_lists_them_once(tmp_path):
-    deck = Presentation()
-    slide = deck.slides.add_slide(deck.slide_layouts[5])  # title only
-    slide.shapes.title.text = "Schemes"
-    table = slide.shapes.add_table(4, 3, Inches(1), Inches(2), Inches(6), Inches(2)).table
-    table.cell(1, 0).merge(table.cell(2, 0))  # "Thailand" down over two rows
-    table.cell(3, 0).merge(table.cell(3, 2))  # "All" across the last row
-    for r, values in enumerate([ROW, ["Thailand", "Section 40", "100 baht"], ["", "Voluntary", "22%"], ["All", "", ""]]):
-        for c, value in enumerate(values):
-            if value:
-                table.cell(r, c).text = value
-    deck.save(tmp_path / "merged.pptx")
-    (section,) = extract(tmp_path / "merged.pptx").sections
-    assert section.text == (
-        "Schemes\n"
-        "Country: Thailand · Scheme: Section 40 · Contribution: 100 baht\n"
-        "Country: Thailand · Scheme: Voluntary · Contribution: 22%\n"
-        "All"
-    )
-
-
-def two_slide_deck(path: Path) -> Path:
-    return make_pptx(path, [
-        {"title": "Informal workers", "bullets": ["Section 40"], "notes": "Government co-pays."},
-        {"title": "Health", "bullets": ["Universal coverage"], "table": [["Scheme", "Year"], ["UCS", "2002"]]},
-    ])
-
-
-def test_pptx_python_pptx_cannot_open_is_read_slide_by_slide_from_xml(tmp_path):
-    path = two_slide_deck(tmp_path / "deck.pptx")
-
-    def break_package(parts):
-        # python-pptx refuses a package whose main part has no PowerPoint content type ...
-        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(b'PartName="/ppt/presentation.xml"', b'PartName="/x"')
-        # ... and the slides are listed in the other order than their file names
-        slide_ids = re.findall(rb"<p:sldId [^>]*/>", parts["ppt/presentation.xml"])
-        parts["ppt/presentation.xml"] = parts["ppt/presentation.xml"].replace(b"".join(slide_ids), b"".join(reversed(slide_ids)))
-
-    rewrite_zip(path, break_package)
-    with pytest.raises(ValueError):
-        Presentation(str(path))
-    sections = extract(path).sections
-    assert [(section.location.slide, section.heading) for section in sections] == [(1, "Health"), (2, "Informal workers")]
-    assert sections[0].text == "Health\nUniversal coverage\nScheme: UCS · Year: 2002"
-    assert sections[1].text == "Informal workers\nSection 40\nNotes: Government co-pays."
-
-
-def test_pptx_slide_python_pptx_fails_on_is_read_from_its_xml(tmp_path):
-    path = two_slide_deck(tmp_path / "deck.pptx")
-    deck = Presentation(str(path))
-    broken_chart = (
-        '<p:graphicFrame xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" '
-        f'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="{RELS_NS}">'
-        '<p:nvGraphicFramePr><p:cNvPr id="99" name="Chart"/><p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr>'
-        '<p:xfrm><a:off x="0" y="0"/><a:ext cx="10" cy="10"/></p:xfrm><a:graphic>'
-        '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart">'
-        '<c:chart xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" r:id="rIdMissing"/>'
-        "</a:graphicData></a:graphic></p:graphicFrame>"
-    )
-    deck.slides[1].shapes._spTree.append(parse_pptx_xml(broken_chart))
-    deck.save(str(path))
-    with pytest.raises(KeyError):
-        [shape.chart for shape in Presentation(str(path)).slides[1].shapes if shape.has_chart]
-    first, second = extract(path).sections
-    assert first.text == "Informal workers\nSection 40\nNotes: Government co-pays."
-    assert (second.location.slide, second.heading) == (2, "Health")
-    assert second.text == "Health\nUniversal coverage\nScheme: UCS · Year: 2002"
-
-
-def test_pptx_without_slides_is_refused_as_such(tmp_path):
-    Presentation().save(tmp_path / "empty.pptx")
-    with pytest.raises(NoTextFound, match="no slides"):
-        extract(tmp_path / "empty.pptx")
-
-
-@needs_shared
-def test_shared_deck_with_a_missing_part_is_read():
-    (section,) = extract(SHARED_DOCUMENTS / "hard/pptxlib__missing_rels_item.pptx").sections
-    assert (section.location.slide, section.text) == (1, "Presentation Title Text\nSubtitle Text")
-
-
-# -- HTML and Markdown --------------------------------------------------------------------
-
-
-def html_text(tmp_path: Path, body: str) -> str:
-    path = tmp_path / "page.html"
-    path.write_text(f"<!doctype html><html><body>{body}</body></html>", encoding="utf-8")
-    return text_of(path)
-
-
-def test_html_table_uses_its_th_row_spans_and_caption(tmp_path):
-    table = (
-        "<table><caption>Schemes in 2017</caption>"
-        '<tr><td colspan="3">Source: ILO</td></tr>'
-        "<thead><tr><th>Country</th><th>Scheme</th><th>Contribution</th></tr></thead>"
-        '<tbody><tr><td rowspan="2">Thailand</td><td>Section 40</td><td>100 baht</td></tr>'
-        "<tr><td>Section 39</td><td></td></tr></tbody></table>"
-    )
-    assert html_text(tmp_path, table) == (
-        "Schemes in 2017\nSource: ILO\n"
-        "Country: Thailand · Scheme: Section 40 · Contribution: 100 baht\n"
-        "Country: Thailand · Scheme: Section 39"
-    )
-
-
-def test_html_nested_and_key_value_tables(tmp_path):
-    nested = (
-        "<table><tr><th>Country</th><th>Benefits</th></tr><tr><td>Cambodia</td><td>"
-        "<table><tr><td>Benefit</td><td>Rate</td></tr><tr><td>Pension</td><td>8%</td></tr></table>"
-        "</td></tr></table>"
-    )
-    key_value = "<table><tr><th>Country</th><td>Lao PDR</td></tr><tr><th>Scheme</th><td>LSSO</td></tr></table>"
-    assert html_text(tmp_path, nested + key_value) == (
-        "Country: Cambodia · Benefits: (Benefit: Pension · Rate: 8%)\n\nCountry · Lao PDR\nScheme · LSSO"
-    )
-
-
-def test_markdown_table_rows_are_named_by_the_header(tmp_path):
-    path = tmp_path / "note.md"
-    path.write_text("# Rates\n\n| Country | Rate |\n|---|---|\n| Thailand | 5% |\n| Viet Nam | 8% |\n", encoding="utf-8")
-    (section,) = extract(path).sections
-    assert section.text == "Rates\n\nCountry: Thailand · Rate: 5%\nCountry: Viet Nam · Rate: 8%"
