@@ -3,10 +3,12 @@
 Start with ``KnowledgeBase``::
 
     from indexer import KnowledgeBase
-    kb = KnowledgeBase("var/kb")
-    kb.index(["corpus"])
-    for hit in kb.search("How do informal workers join social security in Thailand?").hits:
-        print(hit.score, hit.document.title, hit.passage.location.describe())
+
+    if __name__ == "__main__":  # files are read in worker processes, which import this script again
+        kb = KnowledgeBase("var/kb")
+        kb.index(["corpus"])
+        for hit in kb.search("How do informal workers join social security in Thailand?").hits:
+            print(hit.score, hit.document.title, hit.passage.location.describe())
 """
 
 from .chunk import ChunkSettings
