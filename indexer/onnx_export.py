@@ -57,7 +57,7 @@ def save_tokenizer_and_facts(model, tokenizer_file: Path, facts_file: Path) -> N
     tokenizer = model.tokenizer
     tokenizer.backend_tokenizer.save(str(tokenizer_file))
     facts = {"dimension": int(model.get_embedding_dimension()), "max_length": int(model.max_seq_length),
-             "pad_id": int(tokenizer.pad_token_id), "pad_token": str(tokenizer.pad_token)}
+             "pad_id": int(tokenizer.pad_token_id), "pad_token": str(tokenizer.pad_token), "prompts": dict(model.prompts or {})}
     temporary = facts_file.with_name(f".{facts_file.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(facts), encoding="utf-8")
     os.replace(temporary, facts_file)

@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +36,7 @@ import numpy as np
 from .onnx_export import export, is_mean_pooled, quantised, save_tokenizer_and_facts
 from .settings import PRECISIONS, cache_dir, read
 
-__all__ = ["OnnxEncoder", "PRECISIONS", "onnx_encoder_for", "cached_encoder", "onnx_model_encoder", "quantised"]
+__all__ = ["OnnxEncoder", "Prompts", "model_prompts", "PRECISIONS", "onnx_encoder_for", "cached_encoder", "onnx_model_encoder", "quantised"]
 
 #: Longest input when a model directory does not say (all-MiniLM-L6-v2's ``max_seq_length``).
 DEFAULT_MAX_LENGTH = 256
@@ -46,6 +47,20 @@ Tokenize = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Prompts:
+    """What a model trained with prompts wants before a question and before a passage (E5: ``query: ``, ``passage: ``)."""
+
+    query: str = ""
+    passage: str = ""
+
+
+def model_prompts(prompts: dict | None) -> Prompts:
+    """The prompts of a sentence-transformers model (its ``prompts``: "query", and "document" or "passage")."""
+    prompts = prompts or {}
+    return Prompts(str(prompts.get("query") or ""), str(prompts.get("document") or prompts.get("passage") or ""))
+
+
 class OnnxEncoder:
     """Tokenise, run the exported transformer, mean-pool and normalise.
 
@@ -54,6 +69,7 @@ class OnnxEncoder:
             ``token_type_ids``, given as zeros, when it asks for them) and giving the last hidden state.
         tokenize: texts -> (input_ids, attention_mask).
         dimension: length of the vectors.
+        prompts: what the model wants before questions and passages (the embedder adds them, not this).
         spinning: let ONNX Runtime's inference threads spin (busy-wait) between runs, its default, so the next
             run starts sooner. Where several processes share the cores (gunicorn workers) an idle worker's
             spinning threads slow the busy one (one client over HTTP: 12 ms with 2 workers against 6 ms with
@@ -61,7 +77,9 @@ class OnnxEncoder:
             else on.
     """
 
-    def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0, spinning: bool | None = None):
+    def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0, spinning: bool | None = None,
+                 prompts: Prompts = Prompts()):
+        self.prompts = prompts
         if spinning is None:
             spinning = read("KB_ONNX_SPINNING")
         self._model_file, self._spinning = model_file, spinning
@@ -172,7 +190,7 @@ def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncod
         if not facts_file.exists():
             save_tokenizer_and_facts(model, tokenizer_file, facts_file)
         return OnnxEncoder(_at_precision(target, precision), _hf_tokenize(model.tokenizer, model.max_seq_length),
-                           model.get_embedding_dimension())
+                           model.get_embedding_dimension(), prompts=model_prompts(model.prompts))
     except Exception as error:  # any export or runtime problem: stay on PyTorch, which always works
         log.warning("ONNX Runtime unavailable for %s (%s); using PyTorch", location, error)
         return None
@@ -195,7 +213,8 @@ def cached_encoder(location: str, precision: str = "fp32") -> OnnxEncoder | None
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
         tokenizer.enable_truncation(int(facts["max_length"]))
         tokenizer.enable_padding(pad_id=int(facts["pad_id"]), pad_token=str(facts["pad_token"]))
-        return OnnxEncoder(_at_precision(target, precision), _fast_tokenize(tokenizer), int(facts["dimension"]))
+        return OnnxEncoder(_at_precision(target, precision), _fast_tokenize(tokenizer), int(facts["dimension"]),
+                           prompts=model_prompts(facts.get("prompts")))
     except Exception as error:  # a damaged cache: load the model the slow way, which exports it again
         log.warning("cannot use the exported model in %s (%s); loading it with sentence-transformers", target.parent, error)
         return None
@@ -215,14 +234,14 @@ def onnx_model_encoder(model_file: Path, tokenizer_folder: Path, precision: str 
     """
     from tokenizers import Tokenizer
 
-    settings = {name: _json_or_empty(tokenizer_folder / name)
-                for name in ("sentence_bert_config.json", "tokenizer_config.json", "config.json")}
+    settings = {name: _json_or_empty(tokenizer_folder / name) for name in
+                ("sentence_bert_config.json", "tokenizer_config.json", "config.json", "config_sentence_transformers.json")}
     tokenizer = Tokenizer.from_file(str(tokenizer_folder / "tokenizer.json"))
     tokenizer.enable_truncation(_max_length(settings))
     pad_token, pad_id = _padding(tokenizer, settings)
     tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to the longest text; tokenizer.json may say fixed
     encoder = OnnxEncoder(_at_precision(model_file, precision, _int8_path(_export_paths(str(model_file))[0])),
-                          _fast_tokenize(tokenizer))
+                          _fast_tokenize(tokenizer), prompts=model_prompts(settings["config_sentence_transformers.json"].get("prompts")))
     output = encoder._hidden(*encoder._tokenize(["dimension"]), encoder._session)
     if output.ndim != 3:
         raise ValueError(f"{model_file.name} gives an output of shape {output.shape}, not one vector per token")

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .catalog import guess_type
 from .chunk import ChunkSettings, chunk_sections
-from .embed import Embedder
+from .embed import Embedder, passage_vectors
 from .errors import DuplicateDocument, ExtractionError
 from .extraction_pool import Extraction, ExtractionLimits, extract_files, extract_one
 from .language import assign_languages
@@ -269,7 +269,7 @@ def _store_file(store: Store, embedder: Embedder, source: SourceFile, extracted:
     catalog = source.catalog
     title = str(catalog.get("title") or extracted.title)
     language, passages = assign_languages(chunk_sections(extracted.sections, chunking), str(catalog.get("language") or ""))
-    vectors = embedder.encode([embedding_text(title, passage) for passage in passages])
+    vectors = passage_vectors(embedder, [embedding_text(title, passage) for passage in passages])
     document = Document(
         id=document_id, path=source.identity, original=keep_original(store.layout, source.path, sha256),
         filename=source.name, title=title, type=str(catalog.get("type") or guess_type(extracted.format)),
@@ -323,7 +323,7 @@ def index_records(store: Store, embedder: Embedder, records: list, chunking: Chu
         for first in range(0, len(records), batch):
             chunked = [(record, chunk_sections((Section(record.text, Location()),), chunking)) for record in records[first:first + batch]]
             texts = [embedding_text(record.title, passage) for record, passages in chunked for passage in passages]
-            vectors = embedder.encode(texts)
+            vectors = passage_vectors(embedder, texts)
             offset = 0
             for record, passages in chunked:
                 document = Document(id=0, path=f"record:{record.key}", filename=record.key, title=record.title, type="record",

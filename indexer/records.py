@@ -149,6 +149,8 @@ class Hit:
     passage: Passage
     document: Document
     highlights: tuple[tuple[int, int], ...] = ()
+    #: The sentence (or two) of the passage that best answers the question, when it was asked for.
+    answer: tuple[int, int] | None = None
     #: Near-duplicate documents (the same text as another format or version), shown once: here.
     also_as: tuple[Document, ...] = ()
 

@@ -42,6 +42,7 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
         "text": hit.passage.text,
         "heading": hit.passage.heading,
         "highlights": [list(span) for span in hit.highlights],
+        "answer": list(hit.answer) if hit.answer else None,
         "document": {
             "id": hit.document.id,
             "title": hit.document.title,
@@ -74,6 +75,7 @@ def _grouped(result: SearchResult) -> list[dict[str, Any]]:
             group = groups[hit.document.id] = {"rank": len(groups) + 1, "score": entry["score"], "document": entry["document"],
                                                "also_as": entry["also_as"], "passages": []}
             group["document"] = {**entry["document"], "url": file_url(hit.document)}
-        group["passages"].append({key: entry[key] for key in ("score", "text", "heading", "highlights", "location", "passage_id")}
+        group["passages"].append({key: entry[key] for key in ("score", "text", "heading", "highlights", "answer", "location",
+                                                                         "passage_id")}
                                  | {"url": entry["document"]["url"]})
     return list(groups.values())

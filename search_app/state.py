@@ -14,7 +14,7 @@ from indexer import Embedder, InvalidQuery, KnowledgeBase, SearchResult
 __all__ = ["SEARCH_PARAMETERS", "attach_knowledge_base", "knowledge_base", "int_arg", "search_from_request"]
 
 #: Query parameters that shape a search; every other parameter is a catalogue filter.
-SEARCH_PARAMETERS = ("q", "k", "mode", "per_document", "group")
+SEARCH_PARAMETERS = ("q", "k", "mode", "per_document", "group", "answers")
 
 
 def attach_knowledge_base(app: Flask, embedder: Embedder | None = None) -> None:
@@ -67,4 +67,5 @@ def search_from_request() -> SearchResult:
         filters=filters,
         per_document=int_arg("per_document", current_app.config["KB_PER_DOCUMENT"]),
         group=group == "document",
+        answers=int_arg("answers", current_app.config["KB_ANSWERS"]),
     )

@@ -64,6 +64,8 @@ def test_health_reports_counts_and_model(client):
         ("/api/search?q=pension&k=0", 400, "invalid_query"),
         ("/api/search?q=pension&k=ten", 400, "invalid_query"),
         ("/api/search?q=pension&k=1000", 400, "invalid_query"),
+        ("/api/search?q=pension&answers=-1", 400, "invalid_query"),
+        ("/api/search?q=pension&answers=some", 400, "invalid_query"),
         ("/api/documents/9999", 404, "document_not_found"),
         ("/api/documents/9999/file", 404, "document_not_found"),
         ("/api/no-such-endpoint", 404, "not_found"),
@@ -115,3 +117,15 @@ def test_group_by_document_in_the_api(client):
     assert len(ids) == len(set(ids)) and all(entry["passages"] for entry in body["results"])
     assert {"text", "highlights", "location", "url"} <= set(body["results"][0]["passages"][0])
     assert_error_shape(client.get("/api/search?q=workers&group=slide"), 400, "invalid_query")
+
+
+def test_the_first_results_carry_their_answering_sentence(client):
+    results = client.get("/api/search?q=pension&k=5&answers=2").get_json()["results"]
+    assert all(result["answer"] is None for result in results[2:])
+    for result in results[:2]:
+        if result["answer"] is not None:  # a one-sentence passage needs no mark
+            start, end = result["answer"]
+            assert 0 <= start < end <= len(result["text"])
+    default = client.get("/api/search?q=pension&k=5").get_json()["results"]
+    assert [result["answer"] for result in default[:3]] == [result["answer"] for result in
+                                                           client.get("/api/search?q=pension&k=5&answers=3").get_json()["results"][:3]]

@@ -119,6 +119,22 @@ def test_an_onnx_file_with_its_tokenizer_beside_it_is_a_model_too(model_dir, cac
     assert embedder.dimension == DIMENSION
 
 
+def test_an_onnx_model_with_prompts_puts_them_before_questions_and_passages(model_dir, cache):
+    (model_dir / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: ", "document": "passage: "}}), encoding="utf-8")
+    embedder = embed.load_embedder(str(model_dir))
+    assert (embedder.query_prefix, embedder.passage_prefix) == ("query: ", "passage: ")
+    question, passage = embed.question_vector(embedder, "maternity"), embed.passage_vectors(embedder, ["pension for herders"])[0]
+    assert np.allclose(question, embedder.encode(["query: maternity"])[0])
+    assert np.allclose(passage, embedder.encode(["passage: pension for herders"])[0])
+    assert not np.allclose(question, embedder.encode(["maternity"])[0])
+
+
+def test_a_model_without_prompts_embeds_the_texts_as_they_are(fake_embedder):
+    assert np.array_equal(embed.question_vector(fake_embedder, "maternity"), fake_embedder.encode(["maternity"])[0])
+    assert np.array_equal(embed.passage_vectors(fake_embedder, TEXTS), fake_embedder.encode(TEXTS))
+
+
 def test_a_sentence_transformers_directory_is_not_taken_for_an_onnx_model(model_dir):
     (model_dir / "modules.json").write_text("[]", encoding="utf-8")
     assert embed.resolve_onnx_model(str(model_dir)) is None

@@ -283,6 +283,10 @@ def test_widget_answers_a_question_with_source_links(site, service, open_page):
     pdf = page.locator("#kb li", has_text="China rural pensions").first
     expect(pdf.locator(".meta")).to_have_text("report · page 2")
     assert pdf.locator("a").get_attribute("href").endswith("/file#page=2")
+    # The answering sentence of the first results is in bold, inside its passage.
+    answered = page.locator("#kb li", has=page.locator("strong.answer")).first
+    expect(answered).to_be_visible()
+    assert answered.locator("strong.answer").inner_text().strip() in answered.locator("p.text").inner_text()
     # The widget's box, its light DOM and the page around it are as the page made them.
     assert page.evaluate("document.getElementById('kb').shadowRoot.mode") == "open"
     assert page.evaluate("document.getElementById('kb').childNodes.length") == 0

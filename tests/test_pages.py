@@ -57,3 +57,27 @@ def test_search_page_offers_facets_that_filter(client):
     filtered = client.get("/?q=workers pension&type=presentation").get_data(as_text=True)
     assert "thailand.pptx" in filtered and "zambia.docx" not in filtered
     assert "Remove filter type presentation" in filtered
+
+
+def test_the_answering_sentence_is_bold_and_a_long_passage_starts_with_it():
+    from indexer.records import Document, Hit, Location, Passage
+    from search_app.pages import marked_segments, shown_from
+
+    text = "Intro words. " * 40 + "Herders in Mongolia get pensions. More text follows here."
+    start = text.index("Herders")
+    hit = Hit(rank=1, score=1.0, passage=Passage(text=text, location=Location(page=1)),
+              document=Document(id=1, path="a.pdf", filename="a.pdf", title="A", type="report", format="pdf", sha256="x",
+                                size=1, indexed_at=""),
+              highlights=((start, start + 7),), answer=(start, start + len("Herders in Mongolia get pensions.")))
+    assert shown_from(hit) == start
+    pieces = marked_segments(hit, shown_from(hit))
+    assert "".join(piece.text for piece in pieces) == text[start:]
+    assert [(piece.text, piece.term, piece.answer) for piece in pieces[:2]] == [
+        ("Herders", True, True), (" in Mongolia get pensions.", False, True)]
+    assert not pieces[-1].answer
+    assert shown_from(Hit(rank=1, score=1.0, passage=hit.passage, document=hit.document)) == 0  # no answer: from the start
+
+
+def test_search_page_marks_answers_in_bold(client):
+    page = client.get("/?q=pension+coverage+for+rural+workers").get_data(as_text=True)
+    assert '<strong class="answer">' in page

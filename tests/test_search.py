@@ -129,3 +129,29 @@ def test_hit_location_label_never_repeats_the_document_title(location, where):
                         sha256="0" * 64, size=1, indexed_at="")
     passage = Passage(text="Most domestic workers are women.", location=location)
     assert Hit(rank=1, score=1.0, passage=passage, document=document).where == where
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_answers_mark_a_sentence_of_the_first_hits_only(kb, mode):
+    hits = kb.search("pension coverage for rural workers", k=4, mode=mode, answers=2).hits
+    assert all(hit.answer is None for hit in hits[2:])
+    marked = [hit for hit in hits[:2] if hit.answer is not None]
+    assert marked, "no hit among the first two got an answering sentence"
+    for hit in marked:
+        start, end = hit.answer
+        assert 0 <= start < end <= len(hit.passage.text) and (start, end) != (0, len(hit.passage.text))
+    assert all(hit.answer is None for hit in kb.search("pension coverage", k=4, mode=mode).hits)
+
+
+def test_answers_outside_0_to_max_k_are_refused(kb):
+    with pytest.raises(InvalidQuery, match="answers must be between 0 and"):
+        kb.search("pension", answers=-1)
+
+
+def test_fusion_is_chosen_per_model_with_a_default_for_the_others():
+    from indexer.search import MODEL_ALPHA, Fusion
+
+    assert Fusion.for_model("multilingual-e5-small").alpha == MODEL_ALPHA["multilingual-e5-small"]
+    assert Fusion.for_model("multilingual-e5-small@int8").alpha == MODEL_ALPHA["multilingual-e5-small"]
+    assert Fusion.for_model("all-MiniLM-L6-v2") == Fusion()
+    assert KnowledgeBase("unused", model="multilingual-e5-small").fusion.alpha == MODEL_ALPHA["multilingual-e5-small"]

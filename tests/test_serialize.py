@@ -13,7 +13,7 @@ from .conftest import make_document
 
 # README, "JSON API": the fields of `GET /api/search` and `GET /api/documents`.
 RESULT_FIELDS = {"query", "mode", "took_ms", "facets", "results"}
-HIT_FIELDS = {"rank", "score", "text", "heading", "highlights", "document", "location", "passage_id", "also_as"}
+HIT_FIELDS = {"rank", "score", "text", "heading", "highlights", "answer", "document", "location", "passage_id", "also_as"}
 HIT_DOCUMENT_FIELDS = {"id", "title", "type", "filename", "url", "notice"}
 TWIN_FIELDS = {"id", "title", "format", "filename", "url"}
 GROUP_FIELDS = {"rank", "score", "document", "passages"}
@@ -49,6 +49,7 @@ def test_a_hit_has_the_documented_fields():
     assert shown["rank"] == 1 and shown["score"] == 0.123457
     assert shown["text"] == "Old-age pensions in China." and shown["heading"] == "Pensions"
     assert shown["highlights"] == [[8, 16], [0, 7]]
+    assert shown["answer"] is None  # not asked for
     assert shown["passage_id"] == 11 and shown["also_as"] == []
     assert shown["document"]["id"] == 7 and shown["document"]["title"] == "China report"
     assert json.loads(json.dumps(shown)) == shown

@@ -26,6 +26,7 @@ GOOD = {
     "KB_DEFAULT_K": ("7", 7),
     "KB_MAX_QUERY_CHARS": ("300", 300),
     "KB_PER_DOCUMENT": ("0", 0),
+    "KB_ANSWERS": ("0", 0),
     "KB_ADMIN_TOKEN": ("s3cret", "s3cret"),
     "KB_MAX_UPLOAD_MB": ("0.5", 0.5),
     "KB_CORS_ORIGINS": ("https://www.example.org", "https://www.example.org"),

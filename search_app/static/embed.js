@@ -60,6 +60,7 @@
     ".heading{font-size:14px;font-weight:600;color:var(--kb-muted);margin-top:4px}",
     ".text{margin:6px 0 0;white-space:pre-line;overflow-wrap:anywhere}",
     "mark{background:var(--kb-mark);color:var(--kb-mark-fg);border-radius:2px;padding:0 1px}",
+    "strong.answer{font-weight:650}",
     ".more{display:inline-block;margin-top:8px;font-size:14px;font-weight:400}",
     ".sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
   ].join("");
@@ -94,17 +95,26 @@
     } catch (e) { return null; }
   }
 
-  /* The passage text with the query's terms in <mark>; highlights count code points, as Python does. */
-  function passage(text, highlights) {
-    var node = el("p", { className: "text" }), chars = Array.from(text || ""), at = 0;
-    (highlights || []).slice().sort(function (a, b) { return a[0] - b[0]; }).forEach(function (range) {
-      var start = Math.max(range[0], at), end = Math.min(range[1], chars.length);
-      if (end <= start) return;
-      if (start > at) node.appendChild(document.createTextNode(chars.slice(at, start).join("")));
-      node.appendChild(el("mark", null, chars.slice(start, end).join("")));
-      at = end;
-    });
-    if (at < chars.length) node.appendChild(document.createTextNode(chars.slice(at).join("")));
+  /* The passage text with the query's terms in <mark> and its answering sentence in <strong>; ranges count
+     code points, as Python does. */
+  function passage(text, highlights, answer) {
+    var node = el("p", { className: "text" }), chars = Array.from(text || ""), n = chars.length;
+    var terms = (highlights || []).filter(function (r) { return r[1] > r[0]; });
+    var cuts = [0, n];
+    terms.forEach(function (r) { cuts.push(r[0], r[1]); });
+    if (answer) cuts.push(answer[0], answer[1]);
+    cuts = cuts.map(function (c) { return Math.max(0, Math.min(n, c)); }).sort(function (a, b) { return a - b; })
+      .filter(function (c, i, all) { return i === 0 || c !== all[i - 1]; });
+    var strong = el("strong", { className: "answer" });
+    for (var i = 0; i + 1 < cuts.length; i++) {
+      var a = cuts[i], b = cuts[i + 1], piece = chars.slice(a, b).join("");
+      var term = terms.some(function (r) { return r[0] <= a && b <= r[1]; });
+      var child = term ? el("mark", null, piece) : document.createTextNode(piece);
+      if (answer && answer[0] <= a && b <= answer[1]) {
+        if (!strong.parentNode) node.appendChild(strong);
+        strong.appendChild(child);
+      } else node.appendChild(child);
+    }
     return node;
   }
 
@@ -179,7 +189,7 @@
         var twins = (hit.also_as || []).map(function (d) { return d.filename; }).join(", ");
         if (twins) item.appendChild(el("div", { className: "meta" }, t.also + ": " + twins));
         if (hit.heading && (hit.text || "").indexOf(hit.heading) !== 0) item.appendChild(el("div", { className: "heading" }, hit.heading));
-        item.appendChild(passage(hit.text, hit.highlights));
+        item.appendChild(passage(hit.text, hit.highlights, hit.answer));
         list.appendChild(item);
       });
       list.hidden = !hits.length;

@@ -1,0 +1,81 @@
+"""The sentence (or two) of a passage that best answers the question, chosen by the embedding model.
+
+A passage is about 200 words; the reader wants the line that answers. Each passage of the first
+hits is cut into sentences, each sentence (and each short sentence with the one after it, so a
+heading-like line does not stand alone) is embedded in one batch with the index's model, and the
+one closest to the question wins. Shared words only break ties: a sentence that answers in other
+words, or in another language with a multilingual model, is still found.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from .embed import Embedder, passage_vectors
+
+__all__ = ["sentence_spans", "answer_spans"]
+
+#: A sentence ends at . ! ? … or ; followed by space and a capital letter or digit (so "e.g. the" goes on), or at a
+#: line break (slides and lists put one point on a line).
+_SENTENCE_END = re.compile(r"(?<=[.!?…;])[\"'”’)\]]*\s+(?=[\"'“‘(¿¡\[•\-–—]*[A-Z0-9À-ÖØ-Þ])|\s*\n\s*")
+#: Below this many characters a sentence is joined with the next one as a second candidate.
+SHORT_SENTENCE = 80
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character ranges of the sentences of ``text``, without surrounding spaces."""
+    spans, start = [], 0
+    for boundary in _SENTENCE_END.finditer(text):
+        spans.append((start, boundary.start()))
+        start = boundary.end()
+    spans.append((start, len(text)))
+    return [(first, last) for first, last in (_stripped(text, span) for span in spans) if last > first]
+
+
+def _stripped(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    first, last = span
+    while first < last and text[first].isspace():
+        first += 1
+    while last > first and text[last - 1].isspace():
+        last -= 1
+    return first, last
+
+
+def _candidates(text: str) -> list[tuple[int, int]]:
+    """Every sentence, and every short sentence joined with the next, but never the whole passage."""
+    sentences = sentence_spans(text)
+    joined = [(first[0], second[1]) for first, second in zip(sentences, sentences[1:]) if first[1] - first[0] < SHORT_SENTENCE]
+    whole = (sentences[0][0], sentences[-1][1]) if sentences else None
+    return sentences + [span for span in joined if span != whole]
+
+
+def answer_spans(embedder: Embedder, question: np.ndarray, texts: Sequence[str],
+                 highlights: Sequence[Sequence[tuple[int, int]]] = ()) -> list[tuple[int, int] | None]:
+    """For each passage text, the range of the sentence (or two) closest to the question.
+
+    Args:
+        embedder: the index's model (its passage prompt is used, as the passages were embedded).
+        question: the question's vector, from ``embed.question_vector``.
+        texts: the passages' texts.
+        highlights: per passage, the ranges of the question's words in it (a small tie-breaker).
+
+    Returns:
+        ``(start, end)`` per text, or None for a text with one sentence (the whole passage answers).
+    """
+    candidates = [_candidates(text) for text in texts]
+    flat = [(index, span) for index, spans in enumerate(candidates) if len(spans) > 1 for span in spans]
+    if not flat:
+        return [None] * len(texts)
+    vectors = passage_vectors(embedder, [texts[index][first:last] for index, (first, last) in flat])
+    similarity = vectors @ np.asarray(question, dtype=np.float32)
+    best: dict[int, tuple[float, tuple[int, int]]] = {}
+    for (index, span), score in zip(flat, similarity):
+        words = highlights[index] if index < len(highlights) else ()
+        shared = sum(1 for first, last in words if span[0] <= first and last <= span[1])
+        value = float(score) + 0.01 * min(shared, 3)  # a cosine step of 0.01 per shared word, at most three
+        if index not in best or value > best[index][0]:
+            best[index] = (value, span)
+    return [best[index][1] if index in best else None for index in range(len(texts))]
