@@ -23,6 +23,10 @@ __all__ = ["sentence_spans", "answer_spans"]
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])[\"'”’)\]]*\s+(?=[\"'“‘(¿¡\[•\-–—]*[A-Z0-9À-ÖØ-Þ])|\s*\n\s*")
 #: Below this many characters a sentence is joined with the next one as a second candidate.
 SHORT_SENTENCE = 80
+#: What a written sentence ends with; a candidate without it (a title, a heading, a bullet) scores this much lower,
+#: so a heading that repeats the question's words does not win over the sentence that answers it.
+_ENDS_SENTENCE = re.compile(r"[.!?…;:][\"'”’)\]]*$")
+UNFINISHED_PENALTY = 0.05
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -76,6 +80,8 @@ def answer_spans(embedder: Embedder, question: np.ndarray, texts: Sequence[str],
         words = highlights[index] if index < len(highlights) else ()
         shared = sum(1 for first, last in words if span[0] <= first and last <= span[1])
         value = float(score) + 0.01 * min(shared, 3)  # a cosine step of 0.01 per shared word, at most three
+        if not _ENDS_SENTENCE.search(texts[index][span[0]:span[1]]):
+            value -= UNFINISHED_PENALTY
         if index not in best or value > best[index][0]:
             best[index] = (value, span)
     return [best[index][1] if index in best else None for index in range(len(texts))]

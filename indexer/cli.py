@@ -16,7 +16,7 @@ from .errors import KBError
 from .evaluation import METRICS, measure_latency, open_dataset, run_evaluation
 from .filters import FILTER_FIELDS
 from .kb import KnowledgeBase
-from .search import MODES
+from .search import MAX_K, MODES
 from .serialize import document_to_dict, result_to_dict
 from .settings import PRECISIONS, setting
 
@@ -170,11 +170,13 @@ def remove_command(kb: KnowledgeBase, documents):
               help=f"Only documents with this catalogue value: {', '.join(FILTER_FIELDS)}.")
 @_setting_option("KB_PER_DOCUMENT", type=click.IntRange(min=0))
 @click.option("--group", is_flag=True, help="One entry per document with its best passages.")
+@_setting_option("KB_ANSWERS", type=click.IntRange(0, MAX_K))
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @_common
-def search_command(kb: KnowledgeBase, question, k, mode, filter_pairs, per_document, group, as_json):
+def search_command(kb: KnowledgeBase, question, k, mode, filter_pairs, per_document, group, answers, as_json):
     """Answer QUESTION with the best passages and their sources."""
-    result = kb.search(question, k=k, mode=mode, filters=_parse_filters(filter_pairs), per_document=per_document, group=group)
+    result = kb.search(question, k=k, mode=mode, filters=_parse_filters(filter_pairs), per_document=per_document, group=group,
+                       answers=answers)
     if as_json:
         _print_json(result_to_dict(result))
         return
@@ -183,6 +185,8 @@ def search_command(kb: KnowledgeBase, question, k, mode, filter_pairs, per_docum
     for hit in result.hits:
         click.secho(f"{hit.rank}. {hit.document.title}" + (f" — {hit.where}" if hit.where else "") + f"  [{hit.score:.3f}]", bold=True)
         click.echo(f"   {hit.document.filename}")
+        if hit.answer:
+            click.secho("   → " + " ".join(hit.passage.text[hit.answer[0]:hit.answer[1]].split()), bold=True)
         click.echo("   " + hit.passage.text.replace("\n", "\n   ") + "\n")
 
 

@@ -110,8 +110,8 @@ SETTINGS = (
     Setting("KB_PER_DOCUMENT", 3, _number(int, -1, "a whole number, 0 or more (e.g. 3)"),
             "Most passages of one document in a result list (0: no cap), unless a search says `per_document`."),
     Setting("KB_ANSWERS", 3, _number(int, -1, "a whole number, 0 or more (e.g. 3)"),
-            "Results of a web search whose answering sentence is marked (`answer` in the API, bold on the page and in the "
-            "widget), unless a search says `answers`; each costs an embedding of its sentences. 0: none.", scope=("app",)),
+            "First results whose answering sentence is marked (`answer` in the API, bold on the page and in the widget, "
+            "`→` in `kb search`), unless a search says `answers`; each costs an embedding of its sentences. 0: none."),
     Setting("KB_ADMIN_TOKEN", "", str, "Bearer token for adding, editing and removing documents over HTTP; "
             "empty: the write API is off.", scope=("app",)),
     Setting("KB_MAX_UPLOAD_MB", 50.0, _number(float, 0, "a number of megabytes above 0 (e.g. 50)"),
