@@ -15,6 +15,7 @@ __all__ = [
     "NoTextFound",
     "ExtractionTimeout",
     "ExtractionOutOfMemory",
+    "ExpansionTooLarge",
     "ExtractionCrashed",
     "IndexNotBuilt",
     "IndexDamaged",
@@ -102,6 +103,14 @@ class ExtractionOutOfMemory(ExtractionError):
 
     code = "extraction_out_of_memory"
     status = 413  # too big to read within the memory one file may use
+
+
+class ExpansionTooLarge(ExtractionError):
+    """The file's compressed content would expand past a limit (``KB_EXTRACT_MAX_EXPANDED_MB``, ``KB_EXTRACT_MAX_PARTS``,
+    ``KB_EXTRACT_MAX_RATIO``): a compression bomb, or a file too large to read. Checked before the file is read."""
+
+    code = "expansion_too_large"
+    status = 413  # too big to read, as the time and memory limits say: the limit, not the server, refused it
 
 
 class ExtractionCrashed(ExtractionError):

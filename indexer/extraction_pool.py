@@ -7,7 +7,9 @@ the index's write lock with no limit. Here each file is read by ``extract`` in a
 A file that takes longer than ``ExtractionLimits.seconds`` has its worker killed; a
 worker may map at most ``ExtractionLimits.memory_mb`` (``RLIMIT_AS``, which Tesseract,
 run by the worker for scanned pages, inherits). Either way the file is refused with a
-reason that names the setting to raise, and the other files are read on.
+reason that names the setting to raise, and the other files are read on. Before that, a
+file whose compressed content would expand past ``ExtractionLimits.expansion`` is refused
+unread (``indexer.extract.expansion``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Callable, Iterator
 from pebble import ProcessExpired, ProcessPool
 
 from .errors import ExtractionCrashed, ExtractionOutOfMemory, ExtractionTimeout
-from .extract import READER_MODULES, extract
+from .extract import READER_MODULES, ExpansionLimits, extract
 from .ocr import OcrSettings
 from .records import ExtractedText
 from .settings import default, read
@@ -41,26 +43,30 @@ _LEAST_ROOM_MB = 32
 
 @dataclass(frozen=True)
 class ExtractionLimits:
-    """How long one file may take to read, and how much memory a worker reading it may use.
+    """How long one file may take to read, how much memory a worker reading it may use, how far it may expand.
 
     Attributes:
         seconds: wall-clock seconds for one file (``KB_EXTRACT_SECONDS``). A scanned PDF takes
             about 1.6 s a page on an idle 2-core machine, so the default lets a scan of some 350 pages through.
         memory_mb: address space of a worker, in megabytes (``KB_EXTRACT_MEMORY_MB``), its libraries
             included: about 530 MB loaded, about 700 MB at the peak of reading the largest real PDFs.
+        expansion: how far a file's compressed content may expand, checked before it is read
+            (``KB_EXTRACT_MAX_EXPANDED_MB``, ``KB_EXTRACT_MAX_PARTS``, ``KB_EXTRACT_MAX_RATIO``).
     """
 
     seconds: float = default("KB_EXTRACT_SECONDS")
     memory_mb: int = default("KB_EXTRACT_MEMORY_MB")
+    expansion: ExpansionLimits = ExpansionLimits()
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> ExtractionLimits:
-        """The defaults, overridden by ``KB_EXTRACT_SECONDS`` and ``KB_EXTRACT_MEMORY_MB``.
+        """The defaults, overridden by the ``KB_EXTRACT_*`` environment variables.
 
         Raises:
-            InvalidSetting: either is set to something other than a number above 0.
+            InvalidSetting: one of them is set to a value it cannot take.
         """
-        return cls(seconds=read("KB_EXTRACT_SECONDS", environ), memory_mb=read("KB_EXTRACT_MEMORY_MB", environ))
+        return cls(seconds=read("KB_EXTRACT_SECONDS", environ), memory_mb=read("KB_EXTRACT_MEMORY_MB", environ),
+                   expansion=ExpansionLimits.from_environ(environ))
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ def extract_files(paths: list[Path], ocr: OcrSettings, limits: ExtractionLimits,
     Args:
         paths: the files to read.
         ocr: how pages without readable text are OCR'd.
-        limits: time per file and memory per worker.
+        limits: time per file, memory per worker, expansion per file.
         on_each: called once per file as its answer is collected (a progress bar).
 
     Returns:
@@ -99,7 +105,7 @@ def extract_files(paths: list[Path], ocr: OcrSettings, limits: ExtractionLimits,
     extractions = []
     with _running_pool(limits, min(len(os.sched_getaffinity(0)), len(paths))) as pool:
         submitted = time.perf_counter()
-        futures = [pool.schedule(_read, (path, ocr, limits.memory_mb), timeout=limits.seconds) for path in paths]
+        futures = [pool.schedule(_read, (path, ocr, limits), timeout=limits.seconds) for path in paths]
         for path, future in zip(paths, futures):
             extractions.append(_collect(path, future, limits, submitted))
             if on_each is not None:
@@ -114,8 +120,8 @@ def extract_one(path: Path, ocr: OcrSettings, limits: ExtractionLimits) -> tuple
         The file's text and the seconds the worker spent reading it.
 
     Raises:
-        ExtractionError: the file cannot be read (``ExtractionTimeout``, ``ExtractionOutOfMemory`` and
-            ``ExtractionCrashed`` when a limit stopped it or its worker died).
+        ExtractionError: the file cannot be read (``ExtractionTimeout``, ``ExtractionOutOfMemory``,
+            ``ExpansionTooLarge`` and ``ExtractionCrashed`` when a limit stopped it or its worker died).
         OSError: the file cannot be opened.
     """
     extraction = extract_files([path], ocr, limits)[0]
@@ -228,15 +234,15 @@ def _address_space_mb() -> int:
     return 0
 
 
-def _read(path: Path, ocr: OcrSettings, memory_mb: int) -> tuple[ExtractedText, float]:
+def _read(path: Path, ocr: OcrSettings, limits: ExtractionLimits) -> tuple[ExtractedText, float]:
     """In a worker: read one file; its text and the seconds it took, or ``_ReadFailed`` carrying the error."""
     started = time.perf_counter()
     try:
         if not _room_to_read:
             raise MemoryError
-        return extract(path, ocr), time.perf_counter() - started
+        return extract(path, ocr, limits.expansion), time.perf_counter() - started
     except Exception as error:
-        raise _ReadFailed(_portable(error, path, memory_mb), time.perf_counter() - started) from error
+        raise _ReadFailed(_portable(error, path, limits.memory_mb), time.perf_counter() - started) from error
 
 
 def _portable(error: Exception, path: Path, memory_mb: int) -> Exception:

@@ -138,6 +138,15 @@ SETTINGS = (
     Setting("KB_EXTRACT_MEMORY_MB", 2048, _number(int, 0, "a whole number of megabytes above 0 (e.g. 2048)"),
             "Memory (address space, its libraries included: about 530 MB) a worker process reading files may use, "
             "in MB; a file that needs more is skipped. Reading the largest real PDFs peaks near 700 MB."),
+    Setting("KB_EXTRACT_MAX_EXPANDED_MB", 500, _number(int, 0, "a whole number of megabytes above 0 (e.g. 500)"),
+            "Most a file's compressed content may expand to, in MB, checked before it is read: a DOCX's or PPTX's "
+            "parts together (as the ZIP declares them), or any one compressed stream of a PDF. A file over it is "
+            "refused (413 `expansion_too_large`): a compression bomb, or a file too large to read."),
+    Setting("KB_EXTRACT_MAX_PARTS", 10000, _number(int, 0, "a whole number above 0 (e.g. 10000)"),
+            "Most parts (ZIP entries) a DOCX or PPTX may hold; real files hold tens to a few hundred."),
+    Setting("KB_EXTRACT_MAX_RATIO", 100.0, _number(float, 1, "a number above 1 (e.g. 100)"),
+            "Most times larger than its compressed size one part of a DOCX or PPTX may expand, for parts over 1 MB "
+            "expanded; real files' parts expand at most about 30 times, a bomb's about 1,000."),
 )
 _BY_ENV = {declared.env: declared for declared in SETTINGS}
 

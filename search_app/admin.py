@@ -35,6 +35,8 @@ SUMMARY_FIELDS = tuple(field.name for field in CATALOG_FIELDS if field.name not 
 #: File endings offered by the page's file picker (the type itself is decided from the content).
 ACCEPTED_ENDINGS = ".pdf,.pptx,.docx,.html,.htm,.md,.markdown,.txt"
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+# Longest stem of an upload's shown name: the name is the temporary copy's too, and a file name may hold 255 bytes.
+_MAX_STEM = 120
 _PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
@@ -77,14 +79,15 @@ def requires_token(view: Callable) -> Callable:
 
 
 def upload_name(raw: str) -> str:
-    """A safe name for an uploaded file: its stem through ``secure_filename``, its ending kept.
+    """A safe name for an uploaded file: its stem through ``secure_filename``, cut to 120 characters, its ending kept.
 
-    ``secure_filename`` alone would turn ``报告.pdf`` into ``pdf``; here it becomes ``upload.pdf``.
+    Only ASCII letters, digits, ``_``, ``.`` and ``-`` remain: no folder (``../``), NUL, control character or
+    markup. ``secure_filename`` alone would turn ``报告.pdf`` into ``pdf``; here it becomes ``upload.pdf``.
     """
     name = PurePosixPath(raw.replace("\\", "/")).name
     stem, suffix = os.path.splitext(name)
     suffix = suffix if _SUFFIX.fullmatch(suffix) else ""
-    return (secure_filename(stem) or "upload") + suffix
+    return (secure_filename(stem)[:_MAX_STEM].rstrip("._") or "upload") + suffix
 
 
 def split_list(values: list[str]) -> list[str]:
@@ -112,7 +115,7 @@ def explain(error: KBError, temporary: str, filename: str) -> None:
     """Reword the library's error for the uploader: their file name instead of the temporary
     path, the supported types for an unsupported file, the existing document for a duplicate
     (by id and file name, never by its path on the server)."""
-    error.message = error.message.replace(temporary, filename).replace(Path(temporary).name, filename)
+    error.message = error.message.replace(temporary, filename)
     if isinstance(error, UnsupportedFormat) and "supported types" not in error.message:
         error.message += f"; supported types: {', '.join(SUPPORTED_FORMATS)}"
     if isinstance(error, DuplicateDocument):
@@ -124,21 +127,28 @@ def explain(error: KBError, temporary: str, filename: str) -> None:
 
 
 def add_upload(upload: FileStorage, filename: str, fields: dict[str, Any]) -> Document:
-    """Index an uploaded file through a temporary copy that keeps its ending; the copy is always removed.
+    """Index an uploaded file through a temporary copy under its safe name; the copy is always removed.
+
+    The copy has a folder of its own, so it can take the upload's name: a document without a title of its
+    own is titled after that name, never after a temporary one ("kb upload x1y2").
+
+    Args:
+        upload: the uploaded file.
+        filename: its safe name, from ``upload_name``.
+        fields: catalogue fields sent beside it.
 
     Raises:
         KBError: whatever ``KnowledgeBase.add`` raises, reworded by ``explain``.
     """
-    handle, temporary = tempfile.mkstemp(prefix="kb-upload-", suffix=Path(filename).suffix)
-    try:
-        with os.fdopen(handle, "wb") as copy:
-            upload.save(copy)
-        return knowledge_base().add(Path(temporary), fields or None, filename=filename)
-    except KBError as error:
-        explain(error, temporary, filename)
-        raise
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kb-upload-") as folder:
+        temporary = Path(folder) / filename
+        try:
+            with open(temporary, "xb") as copy:
+                upload.save(copy)
+            return knowledge_base().add(temporary, fields or None, filename=filename)
+        except KBError as error:
+            explain(error, str(temporary), filename)
+            raise
 
 
 @admin.post("/api/documents")

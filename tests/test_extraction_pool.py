@@ -148,7 +148,7 @@ def test_an_upload_over_the_memory_limit_gets_a_413_naming_the_setting(indexed_k
 def test_a_reader_that_dies_is_reported_with_its_signal(tmp_path):
     stuck, limits = _stuck_file(tmp_path / "stuck.md"), ExtractionLimits()
     with _running_pool(limits, workers=1) as pool:
-        future = pool.schedule(_read, (stuck, OCR, limits.memory_mb), timeout=limits.seconds)
+        future = pool.schedule(_read, (stuck, OCR, limits), timeout=limits.seconds)
         deadline = time.monotonic() + 30
         while not future.running() and time.monotonic() < deadline:  # the worker has taken the file
             time.sleep(0.05)

@@ -38,11 +38,15 @@ GOOD = {
     "KB_OCR_PAGE_TIMEOUT": ("5", 5.0),
     "KB_EXTRACT_SECONDS": ("90", 90.0),
     "KB_EXTRACT_MEMORY_MB": ("4096", 4096),
+    "KB_EXTRACT_MAX_EXPANDED_MB": ("1000", 1000),
+    "KB_EXTRACT_MAX_PARTS": ("50000", 50000),
+    "KB_EXTRACT_MAX_RATIO": ("250", 250.0),
 }
 BAD = [("KB_PRECISION", "fp16"), ("KB_DEFAULT_K", "0"), ("KB_DEFAULT_K", "ten"), ("KB_MAX_QUERY_CHARS", "-1"),
        ("KB_PER_DOCUMENT", "-1"), ("KB_PER_DOCUMENT", "three"), ("KB_MAX_UPLOAD_MB", "0"), ("KB_MAX_UPLOAD_MB", "lots"),
        ("KB_ONNX_SPINNING", "sometimes"), ("KB_OCR", "maybe"), ("KB_OCR_PAGE_TIMEOUT", "nan"),
-       ("KB_EXTRACT_SECONDS", "soon"), ("KB_EXTRACT_MEMORY_MB", "1.5")]
+       ("KB_EXTRACT_SECONDS", "soon"), ("KB_EXTRACT_MEMORY_MB", "1.5"), ("KB_EXTRACT_MAX_EXPANDED_MB", "500MB"),
+       ("KB_EXTRACT_MAX_PARTS", "0"), ("KB_EXTRACT_MAX_RATIO", "1")]
 
 
 def test_every_setting_has_a_tested_value():

@@ -2,6 +2,8 @@
 
 The format is decided from the file's content, not only its name, so a PDF
 called ``.doc`` is read as a PDF and a binary file called ``.txt`` is refused.
+Compressed content is measured before a reader opens the file (``expansion``),
+so a compression bomb is refused rather than inflated.
 Each format has its own module with one ``extract_<format>(path)`` function,
 imported on first use: a process that only searches never loads pypdfium2,
 python-docx, python-pptx or BeautifulSoup (about 0.3 s of a worker's start).
@@ -18,9 +20,10 @@ from typing import Callable
 from ..errors import CorruptDocument, NoTextFound, UnsupportedFormat
 from ..ocr import OcrSettings, tesseract_available
 from ..records import ExtractedText
+from .expansion import ExpansionLimits, check_expansion
 from .titles import choose_title
 
-__all__ = ["extract", "detect_format", "READER_MODULES", "SUPPORTED_EXTENSIONS", "SUPPORTED_FORMATS"]
+__all__ = ["extract", "detect_format", "ExpansionLimits", "READER_MODULES", "SUPPORTED_EXTENSIONS", "SUPPORTED_FORMATS"]
 
 # Format -> (module of this package, its function), imported by ``_extractor`` when a file of that format comes.
 _EXTRACTORS = {
@@ -84,21 +87,24 @@ def _office_format(path: Path) -> str:
     raise UnsupportedFormat(path, f"ZIP file that is neither a PPTX nor a DOCX; {_SUPPORTED_HINT}")
 
 
-def extract(path: str | Path, ocr: OcrSettings | None = None) -> ExtractedText:
+def extract(path: str | Path, ocr: OcrSettings | None = None, expansion: ExpansionLimits | None = None) -> ExtractedText:
     """Read a file and return its text, section by section, with locations and a meaningful title.
 
     Args:
         path: the file to read.
         ocr: how PDF pages without readable text are OCR'd (default: from the environment).
+        expansion: how far its compressed content may expand (default: from the environment).
 
     Returns:
         The title, format and non-empty sections of the file, with page counts for the ingestion report.
 
     Raises:
-        ExtractionError: (or a subclass) naming the file and saying why it cannot be read.
+        ExtractionError: (or a subclass) naming the file and saying why it cannot be read;
+            ``ExpansionTooLarge`` before reading it, when its content would expand past ``expansion``.
     """
     path = Path(path)
     file_format = detect_format(path)
+    check_expansion(path, file_format, ExpansionLimits.from_environ() if expansion is None else expansion)
     read = _extractor(file_format)
     if file_format in ("pdf", "pptx"):  # the formats whose pages or slides may be pictures of text
         extracted = read(path, OcrSettings.from_environ() if ocr is None else ocr)

@@ -35,12 +35,14 @@ _IMAGE_COVER = 0.3
 
 @dataclass(frozen=True)
 class _Page:
-    """One page as read: its lines from the text layer, or paragraphs from OCR (``pending`` while Tesseract reads it)."""
+    """One page as read: its lines from the text layer, or paragraphs from OCR (``pending`` while Tesseract reads it);
+    ``loaded`` is False for a page PDFium could not load at all."""
 
     lines: tuple[Line, ...] = ()
     ocr_paragraphs: tuple[str, ...] = ()
     ocr: bool = False
     pending: Future | None = None
+    loaded: bool = True
 
 
 def extract_pdf(path: Path, ocr: OcrSettings | None = None) -> ExtractedText:
@@ -55,7 +57,7 @@ def extract_pdf(path: Path, ocr: OcrSettings | None = None) -> ExtractedText:
 
     Raises:
         EncryptedDocument: the PDF needs a password to open.
-        CorruptDocument: PDFium cannot parse the file.
+        CorruptDocument: PDFium cannot parse the file, or cannot load any of its pages (a page tree that loops).
     """
     ocr = OcrSettings.from_environ() if ocr is None else ocr
     document = _open(path)
@@ -67,6 +69,9 @@ def extract_pdf(path: Path, ocr: OcrSettings | None = None) -> ExtractedText:
         title = normalize_text(str(document.get_metadata_dict().get("Title") or ""))
     finally:
         document.close()
+    if pages and not any(page.loaded for page in pages):
+        raise CorruptDocument(path, f"none of its {len(pages)} pages can be loaded: its page tree is broken (it loops "
+                                    "back on itself, or points at objects that are no pages); re-export or repair it")
     kept = drop_running_lines([list(page.lines) for page in pages])
     compounds = hyphenated_words(kept)
     texts = [("\n\n".join(page.ocr_paragraphs) if page.ocr else "\n\n".join(paragraphs(lines, compounds)))
@@ -94,7 +99,11 @@ def _open(path: Path) -> pypdfium2.PdfDocument:
 
 def _read_page(document: pypdfium2.PdfDocument, index: int, ocr: OcrSettings, queue: OcrQueue) -> _Page:
     """One page's lines, and its image queued for OCR when the text layer is missing or garbage."""
-    page = document[index]
+    try:
+        page = document[index]
+    except pypdfium2.PdfiumError as error:  # PDFium stops at a loop in the page tree: the page it would reach fails
+        log.info("page %d cannot be loaded: %s", index + 1, error)
+        return _Page(loaded=False)
     try:
         lines = tuple(page_lines(page.get_textpage()))
         text = " ".join(line.text for line in lines)

@@ -123,8 +123,8 @@ def _picture_text(shapes, ocr: OcrSettings) -> list[str]:
         try:
             image = Image.open(io.BytesIO(picture.image.blob))
             image.load()
-        except (UnidentifiedImageError, OSError, ValueError, KeyError) as error:  # EMF/WMF, a missing part
-            log.info("picture not read: %s", error)
+        except (UnidentifiedImageError, OSError, ValueError, KeyError, Image.DecompressionBombError) as error:
+            log.info("picture not read: %s", error)  # EMF/WMF, a missing part, a picture of over 179 million pixels
             continue
         if image.width * image.height >= _MIN_PICTURE_PIXELS:
             read = ocr_image(image.convert("RGB"), ocr)
