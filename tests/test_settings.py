@@ -120,7 +120,7 @@ def test_cli_options_take_default_variable_and_help_from_settings():
         assert option.help == declared.help.replace("`", ""), (command, option.name)
         assert "cli" in declared.scope, declared.env
         seen.add(declared.env)
-    assert seen == {"KB_DATA_DIR", "KB_MODEL", "KB_PRECISION", "KB_DEFAULT_K", "KB_PER_DOCUMENT"}
+    assert seen == {"KB_DATA_DIR", "KB_MODEL", "KB_PRECISION", "KB_DEFAULT_K", "KB_PER_DOCUMENT", "KB_ANSWERS"}
     stats = {option.name: option for option in main.commands["stats"].params}
     assert {"data_dir", "model", "precision"} <= set(stats)
 
