@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
@@ -35,12 +35,6 @@ SUMMARY_FIELDS = tuple(field.name for field in CATALOG_FIELDS if field.name not 
 #: File endings offered by the page's file picker (the type itself is decided from the content).
 ACCEPTED_ENDINGS = ".pdf,.pptx,.docx,.html,.htm,.md,.markdown,.txt"
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
-_PAGE_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 
 def check_token() -> None:
@@ -185,11 +179,9 @@ def index_report():
 @admin.get("/admin")
 def admin_page():
     """The page for adding, editing and removing documents; it works through the API above, and
-    refuses to be framed (it handles the admin token)."""
-    response = make_response(render_template(
+    refuses to be framed (it handles the admin token; ``security`` sets its headers)."""
+    return render_template(
         "admin.html", fields=CATALOG_FIELDS, list_fields=LIST_FIELDS, summary_fields=SUMMARY_FIELDS, accept=ACCEPTED_ENDINGS,
         enabled=bool(current_app.config["KB_ADMIN_TOKEN"]), max_upload_mb=current_app.config["KB_MAX_UPLOAD_MB"],
         supported=SUPPORTED_FORMATS,
-    ))
-    response.headers.update(_PAGE_HEADERS)
-    return response
+    )
