@@ -80,12 +80,19 @@ large: install
 	$(BIN)/python scripts/large_collection.py build --passages 100000 --data-dir $(LARGE_DIR) --scifact $(SCIFACT)
 	$(BIN)/python scripts/large_collection.py measure --data-dir $(LARGE_DIR) --scifact $(SCIFACT)
 
-# Many readers at once: gunicorn on the corpus index, CLIENTS concurrent clients asking the corpus questions
-# for DURATION seconds; queries/s, p50/p95/p99 latency, errors (scripts/load_test.py --help: --during-add, --json).
+# Many readers at once: gunicorn (WORKERS workers of THREADS threads; more than 1 thread: gthread workers) on the
+# corpus index, CLIENTS concurrent clients asking the corpus questions for DURATION seconds while WRITES ("N_ADD
+# N_REMOVE") generated notes are uploaded and some deleted again over the HTTP API: queries/s, p50/p95/p99 latency,
+# errors, and answers naming a document more than 1 s after its DELETE (scripts/load_test.py --help). WRITES= reads only.
+# The server it starts has the rate limit off (KB_RATE_LIMIT=off): every client has the same address.
 CLIENTS ?= 8
 DURATION ?= 60
+WORKERS ?= 2
+THREADS ?= 1
+WRITES ?= 20 10
 load: index
-	$(BIN)/python scripts/load_test.py --data-dir $(DATA_DIR) --clients $(CLIENTS) --duration $(DURATION)
+	$(BIN)/python scripts/load_test.py --data-dir $(DATA_DIR) --clients $(CLIENTS) --duration $(DURATION) \
+	  --workers $(WORKERS) --threads $(THREADS) $(if $(strip $(WRITES)),--during-api-writes $(WRITES))
 
 # Rebuild the PDF, PPTX, DOCX, Markdown and HTML files of corpus/ from corpus/src/.
 corpus: install

@@ -219,15 +219,25 @@ def stats_command(kb: KnowledgeBase, as_json):
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="gunicorn worker processes.")
+@_setting_option("KB_THREADS", type=click.IntRange(min=1))
 @_common
-def serve_command(kb: KnowledgeBase, host, port, workers):
+def serve_command(kb: KnowledgeBase, host, port, workers, threads):
     """Serve the search page and the API with gunicorn (search_app.wsgi)."""
     os.environ.update(KB_DATA_DIR=str(kb.data_dir), KB_MODEL=kb.model, KB_PRECISION=split_model_name(kb.model)[1])
     # gunicorn loads the web app by name, so this library never imports it.
     command = [sys.executable, "-m", "gunicorn", "--config", "python:search_app.gunicorn_conf",
-               "--bind", f"{host}:{port}", "--workers", str(workers), "search_app.wsgi:app"]
+               "--bind", f"{host}:{port}", *gunicorn_worker_options(workers, threads), "search_app.wsgi:app"]
     os.execv(sys.executable, command)
+
+
+def gunicorn_worker_options(workers: int, threads: int) -> list[str]:
+    """gunicorn's options for ``workers`` processes of ``threads`` threads: sync workers for one thread, else
+    gthread workers (each answers ``threads`` requests at once; the model and the index are shared by them)."""
+    options = ["--workers", str(workers)]
+    if threads > 1:
+        options += ["--worker-class", "gthread", "--threads", str(threads)]
+    return options
 
 
 @main.command("eval")

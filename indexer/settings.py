@@ -15,6 +15,7 @@ This module imports nothing else of the indexer but its errors, so any module ma
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -30,6 +31,8 @@ SCOPES = {"cli": "`kb`", "app": "web app"}
 PRECISIONS = ("fp32", "int8")
 _YES = ("1", "true", "yes", "on")
 _NO = ("0", "false", "no", "off")
+#: One rate in Flask-Limiter's notation: "300/minute", "20 per second", "1000/2 hours".
+_RATE = re.compile(r"\d+\s*(?:/|per)\s*(?:\d+\s*)?(?:second|minute|hour|day|month|year)s?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,15 @@ def _number(kind: type, above: float, wanted: str) -> Callable[[str], Any]:
     return parse
 
 
+def _rate_limit(raw: str) -> str:
+    """A rate limit in Flask-Limiter's notation, several joined by ``;`` (``20/second;300/minute``), or "off"."""
+    if raw.lower() in _NO + ("none",):
+        return "off"
+    if not all(_RATE.fullmatch(part.strip()) for part in raw.split(";")):
+        raise ValueError("a rate such as 300/minute (several joined by ;, e.g. 20/second;300/minute), or off")
+    return raw
+
+
 #: Every setting, in the order the README lists them.
 SETTINGS = (
     Setting("KB_DATA_DIR", "var/kb", str, "Index directory (manifest, SQLite database, FAISS file)."),
@@ -121,6 +133,20 @@ SETTINGS = (
             scope=("app",)),
     Setting("KB_EMBED_ORIGINS", "", str, "Origins (comma-separated; `*`: any site) that may show `/embed` in an "
             "iframe, besides this site; every other page refuses to be framed.", scope=("app",)),
+    Setting("KB_RATE_LIMIT", "300/minute", _rate_limit, "Requests one client address may make to the read API "
+            "(`/api/search`, `/api/documents`, a document, its file) and the search page together, in Flask-Limiter's "
+            "notation (`300/minute`, `20/second;300/minute`); `off`: no limit. Over it: 429 `rate_limited` with "
+            "`Retry-After`. `/api/health`, the other pages and the write API are not counted.", scope=("app",)),
+    Setting("KB_RATE_LIMIT_STORAGE", "memory://", str, "Where the rate limit's counts are kept: `memory://` (each "
+            "gunicorn worker counts on its own, so a client may get up to workers × the limit) or a store all workers "
+            "share, such as `redis://localhost:6379` (needs the `redis` package).", scope=("app",)),
+    Setting("KB_TRUSTED_PROXIES", 0, _number(int, -1, "a whole number, 0 or more (e.g. 1)"),
+            "Reverse proxies in front of the server whose `X-Forwarded-For`, `-Proto`, `-Host` and `-Prefix` are "
+            "believed (0: none, the client is the socket's address). Behind one proxy set 1, or every client shares "
+            "the proxy's rate limit.", scope=("app",)),
+    Setting("KB_THREADS", 1, _number(int, 0, "a whole number above 0 (e.g. 4)"),
+            "Threads per gunicorn worker of `kb serve`: 1 runs sync workers (one request at a time each); more runs "
+            "`gthread` workers, each answering that many requests at once.", scope=("cli",)),
     Setting("KB_CACHE_DIR", "~/.cache/kb-search", str,
             "Where the ONNX export of the model and py3langid's unpacked language model (68 MB) are kept."),
     Setting("KB_ONNX_SPINNING", True, _switch, "`0`: ONNX Runtime's threads do not busy-wait between runs. `kb serve` "

@@ -1,358 +1,215 @@
 """Many readers at once: start gunicorn on an index, fire questions from concurrent clients, report throughput and latency.
 
 Usage: .venv/bin/python scripts/load_test.py --data-dir var/kb [--clients 8] [--duration 60] [-k 10] [--workers 2]
-       [--questions corpus|corpus/eval/questions.jsonl|BEIR_FOLDER|FILE.txt] [--during-add FILE ...] [--json]
+       [--threads 1] [--questions corpus|corpus/eval/questions.jsonl|BEIR_FOLDER|FILE.txt] [--during-add FILE ...]
+       [--during-api-writes N_ADD N_REMOVE] [--json]
 
 The script starts its own server (``python -m gunicorn --config python:search_app.gunicorn_conf`` on 127.0.0.1 and a
 free port, ``KB_DATA_DIR`` set to the index), waits for ``GET /api/health``, then runs C client threads for T seconds.
 Each client keeps one ``http.client`` connection (gunicorn's sync workers close it after every answer; the client then
 reconnects, as a browser would) and asks ``GET /api/search?q=QUESTION&k=K`` with the questions in turn. It reports
 answered queries per second, p50/p95/p99 latency in milliseconds and errors (an answer other than 200, or no answer).
-The clients run on the same machine as the server and take some of its CPU.
+The clients run on the same machine as the server and take some of its CPU. ``--threads N`` (N > 1) serves with
+gunicorn's gthread workers, N threads each, as ``kb serve --threads N`` does.
+
+The server runs with the rate limit off (``KB_RATE_LIMIT=off``): all the clients share one address, and the limit
+would answer them 429 within seconds. A load test against a server started otherwise needs the same setting.
 
 ``--during-add FILE ...`` writes while the clients read: a background loop adds each file (``kb add FILE``) and removes
 it again (``kb remove ID``) until the time is up; the report counts the adds. The files must not be in the index
 already (the script refuses them): removing them would take them out of it. The index is as before at the end.
 
-The server is stopped with SIGTERM at the end. The exit status is 1 when a query or a write failed.
+``--during-api-writes N_ADD N_REMOVE`` writes over the HTTP API instead, as an editor would: N_ADD generated notes,
+each with its own made-up word, are uploaded (``POST /api/documents`` with an admin token the script gives the server)
+and N_REMOVE of them deleted again, the writes spread over the first two thirds of the run. The clients ask for the
+notes' words between their questions and log every answer naming a note; the report counts the answers naming a
+removed note to a question sent more than 1 s after its DELETE answered (``stale_hits``: there must be none). The
+clients go on until the writes are done and 2 s have passed since the last removal; then the remaining notes are
+deleted, and the index is as before.
+
+The server is stopped with SIGTERM at the end. The exit status is 1 when a query or a write failed, or a removed
+document was answered too late.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import http.client
 import json
-import math
 import os
 import random
-import signal
-import socket
-import subprocess
+import secrets
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the loadtest package beside this script
+
+from loadtest.api_writes import GRACE, ApiWriteLog, Note, api_write_report, clean_up, make_notes, write_over_api  # noqa: E402
+from loadtest.cli_writes import WriterLog, add_and_remove, indexed_ids_refusing  # noqa: E402
+from loadtest.clients import ClientLog, client_questions, load_questions, percentile, run_client  # noqa: E402
+from loadtest.server import PROJECT, Server, get  # noqa: E402
+
+__all__ = ["load_questions", "percentile", "run_load_test", "main", "ApiWrites"]
 DEFAULT_QUESTIONS = PROJECT / "corpus" / "eval" / "questions.jsonl"
-KB = [sys.executable, "-m", "indexer"]  # the `kb` command of this interpreter's environment
-HOST = "127.0.0.1"
 
 
-# --- questions ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApiWrites:
+    """How many notes ``--during-api-writes`` adds, and how many of them it removes during the run."""
 
-def load_questions(source: str | Path) -> list[str]:
-    """The questions of a file or a dataset folder.
+    adds: int
+    removes: int
 
-    Args:
-        source: a folder with ``eval/questions.jsonl`` (field ``question``, e.g. ``corpus``) or a BEIR folder
-            (``queries.jsonl``, field ``text``); a ``.jsonl`` file with either field; or a text file, one question a line.
-
-    Raises:
-        ValueError: no questions found there.
-    """
-    path = Path(source)
-    if path.is_dir():
-        candidates = [path / "eval" / "questions.jsonl", path / "queries.jsonl"]
-        found = next((candidate for candidate in candidates if candidate.is_file()), None)
-        if found is None:
-            raise ValueError(f"{path} has neither eval/questions.jsonl nor queries.jsonl")
-        path = found
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if path.suffix == ".jsonl":
-        records = [json.loads(line) for line in lines]
-        questions = [str(record.get("question") or record.get("text") or "").strip() for record in records]
-    else:
-        questions = lines
-    questions = [question for question in questions if question]
-    if not questions:
-        raise ValueError(f"no questions in {path}")
-    return questions
-
-
-# --- the server ----------------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving ``search_app.wsgi:app`` on an index, started and stopped by this script."""
-
-    def __init__(self, data_dir: Path, workers: int, startup_timeout: float = 120.0):
-        self.data_dir = data_dir
-        self.workers = workers
-        self.startup_timeout = startup_timeout
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-        self.ready_seconds = 0.0
-        self._log = tempfile.TemporaryFile()
-
-    def command(self) -> list[str]:
-        command = [sys.executable, "-m", "gunicorn", "--config", "python:search_app.gunicorn_conf",
-                   "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers)]
-        if _has_control_socket():
-            # Newer gunicorns listen on one control socket per user (~/.gunicorn): leave a running server's alone.
-            command.append("--no-control-socket")
-        return [*command, "search_app.wsgi:app"]
-
-    def start(self) -> None:
-        """Start gunicorn and wait until ``/api/health`` answers 200.
-
-        Raises:
-            RuntimeError: the server exited or did not answer in time (with the end of its log).
-        """
-        environment = {**os.environ, "KB_DATA_DIR": str(self.data_dir)}
-        started = time.monotonic()
-        # Access log lines go to stdout: thrown away, so that a full pipe never blocks a worker.
-        self.process = subprocess.Popen(self.command(), cwd=PROJECT, env=environment, stdout=subprocess.DEVNULL,
-                                        stderr=self._log, start_new_session=True)
-        while time.monotonic() - started < self.startup_timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with status {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if get(self.port, "/api/health", timeout=5)[0] == 200:
-                    self.ready_seconds = time.monotonic() - started
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not answer /api/health within {self.startup_timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM (gunicorn lets its workers finish their requests), then wait; SIGKILL only if it hangs."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        self._log.seek(0)
-        return "\n".join(self._log.read().decode(errors="replace").splitlines()[-lines:])
-
-    def __enter__(self) -> Server:
-        try:
-            self.start()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-        self._log.close()
-
-
-def _has_control_socket() -> bool:
-    from gunicorn.config import KNOWN_SETTINGS
-
-    return any("--no-control-socket" in (setting.cli or []) for setting in KNOWN_SETTINGS)
-
-
-def get(port: int, target: str, timeout: float = 30.0) -> tuple[int, bytes]:
-    """One GET on a new connection: status and body."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        connection.request("GET", target)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-# --- readers ---------------------------------------------------------------------------------------------------------------
 
 @dataclass
-class ClientLog:
-    """What one client saw: the latency of each answered query, and its errors by kind."""
+class Writers:
+    """The writers of one run, their threads and logs (None: not asked for)."""
 
-    latencies: list[float] = field(default_factory=list)
-    errors: Counter = field(default_factory=Counter)
+    stop: threading.Event
+    cli: threading.Thread | None = None
+    cli_log: WriterLog | None = None
+    api: threading.Thread | None = None
+    api_log: ApiWriteLog | None = None
 
 
-def run_client(port: int, questions: list[str], k: int, first: int, step: int, deadline: float, timeout: float) -> ClientLog:
-    """Ask questions ``first``, ``first + step``, ... (round the list) on one connection until ``deadline``."""
-    log = ClientLog()
-    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    number = first
+@dataclass(frozen=True)
+class Run:
+    """What the clients saw, how long they read, and the writers."""
+
+    logs: list[ClientLog]
+    seconds: float
+    writers: Writers
+
+
+def start_writers(server: Server, data_dir: Path, during_add: list[Path], notes: list[Note], api_writes: ApiWrites | None,
+                  token: str, duration: float) -> Writers:
+    """Start the ``kb add`` loop and the API writer that were asked for."""
+    writers = Writers(threading.Event())
+    if during_add:
+        known_ids = indexed_ids_refusing(server.port, during_add)
+        writers.cli_log = WriterLog()
+        writers.cli = threading.Thread(target=add_and_remove, name="kb-add-remove", daemon=True,
+                                       args=(during_add, data_dir, known_ids, writers.stop, writers.cli_log))
+    if api_writes is not None:
+        writers.api_log = ApiWriteLog()
+        writers.api = threading.Thread(target=write_over_api, name="api-writes", daemon=True,
+                                       args=(server.port, token, notes, api_writes.removes, duration * 2 / 3,
+                                             writers.stop, writers.api_log))
+    for thread in (writers.cli, writers.api):
+        if thread is not None:
+            thread.start()
+    return writers
+
+
+def wait_for_the_end(deadline: float, writers: Writers) -> None:
+    """Until the time is up, the API writes are done and 2 s have passed since the last removal."""
+    time.sleep(max(0.0, deadline - time.monotonic()))
+    if writers.api is not None:
+        writers.api.join()
+        removals = writers.api_log.removals
+        if removals:
+            time.sleep(max(0.0, removals[-1].answered_at + GRACE + 1.0 - time.monotonic()))
+
+
+def read_and_write(server: Server, questions: list[str], clients: int, duration: float, k: int, timeout: float,
+                   during_add: list[Path], notes: list[Note], api_writes: ApiWrites | None, token: str) -> Run:
+    """The run itself: the clients read while the writers write."""
+    watch_above = None
+    if api_writes is not None:  # every document added from now on has a higher id (ids are never reused)
+        documents = json.loads(get(server.port, "/api/documents")[1])["documents"]
+        watch_above = max((document["id"] for document in documents), default=0)
+    words = [note.word for note in notes]
+    started = time.monotonic()
+    writers = start_writers(server, server.data_dir, during_add, notes, api_writes, token, duration)
+    stop_reading = threading.Event()
     try:
-        while time.monotonic() < deadline:
-            question = questions[number % len(questions)]
-            number += step
-            target = "/api/search?" + urllib.parse.urlencode({"q": question, "k": k})
-            started = time.perf_counter()
+        with ThreadPoolExecutor(clients, thread_name_prefix="client") as pool:
+            futures = [pool.submit(run_client, server.port, client_questions(questions, words, number, clients), k,
+                                   stop_reading, timeout, watch_above) for number in range(clients)]
             try:
-                connection.request("GET", target)
-                response = connection.getresponse()
-                response.read()  # the whole answer, or the connection cannot carry the next request
-            except (OSError, http.client.HTTPException) as error:
-                log.errors[type(error).__name__] += 1
-                connection.close()  # the next request opens a new connection
-                continue
-            if response.status == 200:
-                log.latencies.append(time.perf_counter() - started)
-            else:
-                log.errors[f"HTTP {response.status}"] += 1
-    finally:
-        connection.close()
-    return log
-
-
-# --- a writer ----------------------------------------------------------------------------------------------------------
-
-@dataclass
-class WriterLog:
-    added: int = 0
-    removed: int = 0
-    failures: list[str] = field(default_factory=list)
-
-
-def indexed_ids_refusing(port: int, files: list[Path]) -> set[int]:
-    """The ids of the indexed documents, after refusing files whose content is one of them.
-
-    Adding such a file and removing it again would take the indexed document (or its kept original) away.
-
-    Raises:
-        ValueError: naming the file and its document.
-    """
-    status, body = get(port, "/api/documents")
-    if status != 200:
-        raise RuntimeError(f"GET /api/documents answered {status}")
-    documents = json.loads(body)["documents"]
-    by_content = {document["sha256"]: document for document in documents}
-    for path in files:
-        twin = by_content.get(hashlib.sha256(path.read_bytes()).hexdigest())
-        if twin is not None:
-            raise ValueError(f"{path} is indexed already (document {twin['id']}, {twin['filename']}); "
-                             "--during-add takes files that are not in the index")
-    return {document["id"] for document in documents}
-
-
-def add_and_remove(files: list[Path], data_dir: Path, known_ids: set[int], stop: threading.Event, log: WriterLog) -> None:
-    """Until ``stop`` is set: ``kb add`` each file, then ``kb remove`` the document it became.
-
-    The commands run in their own session, so that Ctrl-C stops the clients but lets a write finish.
-    """
-    while not stop.is_set():
-        for path in files:
-            if stop.is_set():
-                return
-            added = subprocess.run([*KB, "add", str(path), "--data-dir", str(data_dir)], capture_output=True, text=True,
-                                   cwd=PROJECT, start_new_session=True)
-            if added.returncode != 0:
-                log.failures.append(f"kb add {path}: {_last_line(added.stderr)}")
-                stop.wait(1.0)  # a file that cannot be added fails fast; do not spin
-                continue
-            document_id = int(added.stdout.split()[0])
-            if document_id in known_ids:  # the file updated a document of the index: leave it there
-                log.failures.append(f"kb add {path} updated document {document_id} of the index; not removing it")
-                stop.set()
-                return
-            log.added += 1
-            removed = subprocess.run([*KB, "remove", str(document_id), "--data-dir", str(data_dir)], capture_output=True,
-                                     text=True, cwd=PROJECT, start_new_session=True)
-            if removed.returncode != 0:
-                log.failures.append(f"kb remove {document_id}: {_last_line(removed.stderr)}")
-                stop.set()  # adding again would leave one more copy behind
-                return
-            log.removed += 1
-
-
-def _last_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else "(no message)"
-
-
-# --- the run ------------------------------------------------------------------------------------------------------------
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """The nearest-rank percentile of already sorted values (0 for none)."""
-    if not sorted_values:
-        return 0.0
-    rank = math.ceil(fraction * len(sorted_values) - 1e-9)
-    return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
+                wait_for_the_end(started + duration, writers)
+            finally:
+                stop_reading.set()
+            logs = [future.result() for future in futures]
+        return Run(logs, time.monotonic() - started, writers)
+    finally:  # also on Ctrl-C: the write under way finishes, so the index is left as it was
+        writers.stop.set()
+        for thread in (writers.cli, writers.api):
+            if thread is not None and thread.is_alive():
+                thread.join()
+        if writers.api_log is not None:
+            clean_up(server.port, token, writers.api_log)
 
 
 def run_load_test(data_dir: Path, questions: list[str], clients: int = 8, duration: float = 60.0, k: int = 10,
-                  workers: int = 2, during_add: list[Path] | None = None, timeout: float = 30.0, seed: int = 0) -> dict:
+                  workers: int = 2, threads: int = 1, during_add: list[Path] | None = None,
+                  api_writes: ApiWrites | None = None, timeout: float = 30.0, seed: int = 0) -> dict:
     """Start the server, read (and write) for ``duration`` seconds, stop it; return the report."""
     questions = list(questions)
     random.Random(seed).shuffle(questions)
-    with Server(data_dir, workers) as server:
-        writer_log = writer = None
-        stop_writing = threading.Event()
-        if during_add:
-            known_ids = indexed_ids_refusing(server.port, during_add)
-            writer_log = WriterLog()
-            writer = threading.Thread(target=add_and_remove, args=(during_add, data_dir, known_ids, stop_writing, writer_log),
-                                      name="kb-add-remove", daemon=True)
-        started = time.monotonic()
-        deadline = started + duration
-        try:
-            if writer is not None:
-                writer.start()
-            with ThreadPoolExecutor(clients, thread_name_prefix="client") as pool:
-                logs = list(pool.map(lambda number: run_client(server.port, questions, k, number, clients, deadline, timeout),
-                                     range(clients)))
-            elapsed = time.monotonic() - started
-        finally:  # also on Ctrl-C: the add or remove under way finishes, so the index is left as it was
-            stop_writing.set()
-            if writer is not None and writer.is_alive():
-                writer.join()
-        ready_seconds = server.ready_seconds
+    token = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="kb-load-notes-") as folder:
+        notes = make_notes(Path(folder), api_writes.adds, seed) if api_writes is not None else []
+        with Server(data_dir, workers, threads, {"KB_ADMIN_TOKEN": token}) as server:
+            run = read_and_write(server, questions, clients, duration, k, timeout, during_add or [], notes, api_writes,
+                                 token)
+            ready_seconds, worker_class = server.ready_seconds, server.worker_class()
+    logs, writers = run.logs, run.writers
+    report = read_report(logs, run.seconds) | {
+        "clients": clients, "k": k, "workers": workers, "threads": threads, "worker_class": worker_class,
+        "questions": len(questions), "server_ready_s": round(ready_seconds, 2), "adds": None, "api_writes": None}
+    if writers.cli_log is not None:
+        report["adds"] = {"files": [str(path) for path in during_add], "added": writers.cli_log.added,
+                          "removed": writers.cli_log.removed, "failures": writers.cli_log.failures}
+    if writers.api_log is not None:
+        report["api_writes"] = api_write_report(writers.api_log, [sighting for log in logs for sighting in log.sightings])
+    return report
+
+
+def read_report(logs: list[ClientLog], elapsed: float) -> dict:
+    """The readers' part of the report: queries, rate, latency percentiles in ms, errors."""
     latencies = sorted(latency for log in logs for latency in log.latencies)
     errors = sum((log.errors for log in logs), Counter())
-    report = {
-        "clients": clients, "duration_s": round(elapsed, 2), "k": k, "workers": workers, "questions": len(questions),
-        "server_ready_s": round(ready_seconds, 2),
-        "queries": len(latencies), "qps": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
+    return {
+        "duration_s": round(elapsed, 2), "queries": len(latencies), "qps": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
         "latency_ms": {name: round(1000 * percentile(latencies, fraction), 1)
                        for name, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))}
                       | {"mean": round(1000 * sum(latencies) / len(latencies), 1) if latencies else 0.0,
                          "max": round(1000 * latencies[-1], 1) if latencies else 0.0},
         "errors": sum(errors.values()), "error_kinds": dict(errors),
-        "adds": None,
     }
-    if writer_log is not None:
-        report["adds"] = {"files": [str(path) for path in during_add], "added": writer_log.added, "removed": writer_log.removed,
-                          "failures": writer_log.failures}
-    return report
 
 
 def format_report(report: dict) -> str:
     latency = report["latency_ms"]
     rows = [
-        ("clients", f"{report['clients']} (server: {report['workers']} gunicorn workers, ready in {report['server_ready_s']:.2f} s)"),
+        ("clients", f"{report['clients']} (server: {report['workers']} gunicorn {report['worker_class']} workers"
+                    + (f" of {report['threads']} threads" if report["threads"] > 1 else "")
+                    + f", ready in {report['server_ready_s']:.2f} s)"),
         ("duration", f"{report['duration_s']:.1f} s, k={report['k']}, {report['questions']} questions"),
         ("queries", str(report["queries"])),
         ("queries/s", f"{report['qps']:.1f}"),
-        ("p50", f"{latency['p50']:.1f} ms"),
-        ("p95", f"{latency['p95']:.1f} ms"),
-        ("p99", f"{latency['p99']:.1f} ms"),
-        ("max", f"{latency['max']:.1f} ms"),
+        *[(name, f"{latency[name]:.1f} ms") for name in ("p50", "p95", "p99", "max")],
         ("errors", str(report["errors"]) + (f"  {report['error_kinds']}" if report["errors"] else "")),
     ]
-    adds = report["adds"]
-    if adds is not None:
+    failures = []
+    if report["adds"] is not None:
+        adds = report["adds"]
         rows.append(("adds", f"{adds['added']} added and {adds['removed']} removed meanwhile, {len(adds['failures'])} failed"))
+        failures += adds["failures"]
+    if report["api_writes"] is not None:
+        api = report["api_writes"]
+        rows.append(("API writes", f"{api['added']} added, {api['removed']} removed meanwhile ({api['removed_seen_before']} "
+                                   f"of them answered before), {api['cleaned_up']} removed after, {len(api['failures'])} failed"))
+        rows.append(("stale hits", f"{api['stale_hits']} answers named a document removed over {api['grace_s']:g} s before"))
+        failures += api["failures"]
     width = max(len(name) for name, _ in rows)
-    lines = [f"{name:<{width}}  {value}" for name, value in rows]
-    if adds is not None:
-        lines += [f"  {failure}" for failure in adds["failures"]]
-    return "\n".join(lines)
+    return "\n".join([f"{name:<{width}}  {value}" for name, value in rows] + [f"  {failure}" for failure in failures])
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -366,13 +223,19 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-t", "--duration", type=float, default=60.0, help="seconds of load (default 60)")
     parser.add_argument("-k", type=int, default=10, help="passages per query (default 10)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, as kb serve)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (default 1: sync workers; more: gthread)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds a client waits for one answer")
     parser.add_argument("--during-add", nargs="+", metavar="PATH", default=[],
                         help="files to add and remove again in a loop while the clients read")
+    parser.add_argument("--during-api-writes", nargs=2, type=int, metavar=("N_ADD", "N_REMOVE"),
+                        help="notes to add over the HTTP API while the clients read, and how many of them to remove")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     arguments = parser.parse_args(argv)
-    if arguments.clients < 1 or arguments.duration <= 0 or arguments.k < 1 or arguments.workers < 1:
-        parser.error("--clients, --duration, -k and --workers must be positive")
+    if min(arguments.clients, arguments.duration, arguments.k, arguments.workers, arguments.threads) <= 0:
+        parser.error("--clients, --duration, -k, --workers and --threads must be positive")
+    writes = arguments.during_api_writes
+    if writes is not None and not (writes[0] >= 1 and 0 <= writes[1] <= writes[0]):
+        parser.error("--during-api-writes N_ADD N_REMOVE: N_ADD at least 1, N_REMOVE from 0 to N_ADD")
     return arguments
 
 
@@ -387,16 +250,23 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"--during-add: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    api_writes = ApiWrites(*arguments.during_api_writes) if arguments.during_api_writes else None
     try:
         questions = load_questions(arguments.questions)
         report = run_load_test(data_dir, questions, clients=arguments.clients, duration=arguments.duration, k=arguments.k,
-                               workers=arguments.workers, during_add=during_add, timeout=arguments.timeout)
+                               workers=arguments.workers, threads=arguments.threads, during_add=during_add,
+                               api_writes=api_writes, timeout=arguments.timeout)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"load test failed: {error}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2) if arguments.json else format_report(report))
-    failed = report["errors"] or (report["adds"] is not None and report["adds"]["failures"])
-    return 1 if failed else 0
+    return 1 if failed(report) else 0
+
+
+def failed(report: dict) -> bool:
+    """Whether a query or a write failed, or a removed document was answered too late."""
+    adds, api = report["adds"], report["api_writes"]
+    return bool(report["errors"] or (adds and adds["failures"]) or (api and (api["failures"] or api["stale_hits"])))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from indexer.settings import load
 from .admin import admin
 from .api import api
 from .errors import register_error_handlers
+from .limits import init_rate_limit, trust_proxies
 from .pages import pages
+from .security import init_security_headers
 from .state import attach_knowledge_base
 from .widget import init_widget, widget
 
@@ -30,10 +32,12 @@ def create_app(config: dict[str, Any] | None = None, embedder: Embedder | None =
     Returns:
         The Flask app, with its knowledge base (``state.knowledge_base``; loaded lazily, once per process);
         request bodies are capped at ``KB_MAX_UPLOAD_MB`` (Flask's ``MAX_CONTENT_LENGTH``); the read API
-        answers the sites of ``KB_CORS_ORIGINS`` and only ``/embed`` may be framed (``KB_EMBED_ORIGINS``).
+        answers the sites of ``KB_CORS_ORIGINS`` and each client ``KB_RATE_LIMIT`` times (``limits``); every
+        answer carries the security headers of ``security``, and only ``/embed`` may be framed (``KB_EMBED_ORIGINS``).
 
     Raises:
-        InvalidSetting: a ``KB_*`` variable holds a value its setting cannot take.
+        InvalidSetting: a ``KB_*`` variable holds a value its setting cannot take (``KB_RATE_LIMIT`` and
+            ``KB_RATE_LIMIT_STORAGE`` are checked from ``config`` too).
         ValueError: ``KB_CORS_ORIGINS`` or ``KB_EMBED_ORIGINS`` holds something that is not an origin.
     """
     app = Flask(__name__)
@@ -45,4 +49,7 @@ def create_app(config: dict[str, Any] | None = None, embedder: Embedder | None =
         app.register_blueprint(blueprint)
     init_widget(app)
     register_error_handlers(app)
+    init_rate_limit(app)
+    init_security_headers(app)
+    trust_proxies(app)
     return app

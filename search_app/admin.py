@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
@@ -37,12 +37,6 @@ ACCEPTED_ENDINGS = ".pdf,.pptx,.docx,.html,.htm,.md,.markdown,.txt"
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 # Longest stem of an upload's shown name: the name is the temporary copy's too, and a file name may hold 255 bytes.
 _MAX_STEM = 120
-_PAGE_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 
 def check_token() -> None:
@@ -195,11 +189,9 @@ def index_report():
 @admin.get("/admin")
 def admin_page():
     """The page for adding, editing and removing documents; it works through the API above, and
-    refuses to be framed (it handles the admin token)."""
-    response = make_response(render_template(
+    refuses to be framed (it handles the admin token; ``security`` sets its headers)."""
+    return render_template(
         "admin.html", fields=CATALOG_FIELDS, list_fields=LIST_FIELDS, summary_fields=SUMMARY_FIELDS, accept=ACCEPTED_ENDINGS,
         enabled=bool(current_app.config["KB_ADMIN_TOKEN"]), max_upload_mb=current_app.config["KB_MAX_UPLOAD_MB"],
         supported=SUPPORTED_FORMATS,
-    ))
-    response.headers.update(_PAGE_HEADERS)
-    return response
+    )

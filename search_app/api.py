@@ -44,11 +44,8 @@ def document_file(document_id: int):
         raise DocumentNotFound(f"the original of document {document_id} is no longer at {found.filename}; re-index it")
     mimetype = _MIMETYPES.get(found.format) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     inline = found.format in _MIMETYPES
-    response = send_file(path, mimetype=mimetype, as_attachment=not inline, download_name=Path(found.filename).name)
-    # An indexed HTML file is someone else's page: shown here, its scripts must not run on this origin.
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    # An indexed HTML file is someone else's page: security.ORIGINAL_POLICY sandboxes it.
+    return send_file(path, mimetype=mimetype, as_attachment=not inline, download_name=Path(found.filename).name)
 
 
 @api.get("/health")

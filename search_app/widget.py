@@ -5,7 +5,7 @@ cross-origin reads of the API (CORS, through flask-cors) and who may frame which
 
 - ``GET /embed.js``: the self-contained widget a site owner loads with ``<script src>``.
 - ``GET /embed``: a minimal search page for an ``<iframe>``; only this site and the origins in
-  ``KB_EMBED_ORIGINS`` may frame it (CSP ``frame-ancestors``). Every other page refuses to be framed.
+  ``KB_EMBED_ORIGINS`` may frame it (CSP ``frame-ancestors``, set in ``security``). Every other page refuses to be framed.
 - ``GET /embed/docs``: the snippet, every option, a live example and the origin settings.
 - The read API (``GET``/``HEAD`` on ``/api/...``) answers pages of the origins in ``KB_CORS_ORIGINS``;
   writes never get CORS headers, and no response ever allows credentials.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, current_app, make_response, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, current_app, render_template, request, send_file, url_for
 from flask_cors import CORS
 
 from indexer.filters import FILTER_FIELDS
@@ -93,8 +93,7 @@ def parse_origins(value: str | Iterable[str] | None, setting: str) -> tuple[str,
 
 
 def init_widget(app: Flask) -> None:
-    """Parse the origin settings, turn on CORS for the read API and make every page refuse framing
-    unless it says otherwise (only ``/embed`` does)."""
+    """Parse the origin settings and turn on CORS for the read API (``security`` decides who may frame what)."""
     app.config["KB_CORS_ORIGINS"] = parse_origins(app.config["KB_CORS_ORIGINS"], "KB_CORS_ORIGINS")
     app.config["KB_EMBED_ORIGINS"] = parse_origins(app.config["KB_EMBED_ORIGINS"], "KB_EMBED_ORIGINS")
 
@@ -119,22 +118,6 @@ def init_widget(app: Flask) -> None:
              # Errors are answered by the app's handlers, so the after-request hook covers them.
              intercept_exceptions=False)
 
-    @app.after_request
-    def refuse_framing(response):
-        """Pages refuse to be framed unless their own CSP says ``frame-ancestors`` (only /embed does)."""
-        policy = response.headers.get("Content-Security-Policy", "")
-        if "frame-ancestors" not in policy:
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            if not policy:
-                response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-        return response
-
-
-def frame_ancestors() -> str:
-    """The CSP ``frame-ancestors`` source list of /embed: this site and ``KB_EMBED_ORIGINS``."""
-    origins = current_app.config["KB_EMBED_ORIGINS"]
-    return "*" if origins == ("*",) else " ".join(("'self'", *origins))
-
 
 @widget.get("/embed.js")
 def script():
@@ -142,7 +125,6 @@ def script():
     response = send_file(SCRIPT, mimetype="text/javascript", max_age=3600, conditional=True)
     response.headers["Content-Type"] = "text/javascript; charset=utf-8"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -162,13 +144,9 @@ def widget_attributes() -> list[tuple[str, str]]:
 
 @widget.get("/embed")
 def frame_page():
-    """The search alone, for an ``<iframe>``: framed only by this site and ``KB_EMBED_ORIGINS``."""
-    response = make_response(render_template("embed.html", attributes=widget_attributes()))
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-        f"base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors()}")
-    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    return response
+    """The search alone, for an ``<iframe>``: framed only by this site and ``KB_EMBED_ORIGINS`` (its policy is
+    ``security.EMBED_POLICY``)."""
+    return render_template("embed.html", attributes=widget_attributes())
 
 
 @widget.get("/embed/docs")

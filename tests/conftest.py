@@ -239,13 +239,15 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture
 def make_app(fake_embedder: FakeEmbedder) -> Callable[..., Flask]:
-    """Build the web app over a data directory, with the fake embedder and the admin token ``ADMIN_TOKEN``.
+    """Build the web app over a data directory, with the fake embedder, the admin token ``ADMIN_TOKEN`` and no
+    rate limit (tests ask for many answers from one address; tests/test_limits.py turns it on).
 
     Keyword arguments are settings by variable (``KB_ADMIN_TOKEN=""`` turns writing off again).
     """
 
     def make(data_dir: Path, **settings) -> Flask:
-        config = {"KB_DATA_DIR": str(data_dir), "KB_ADMIN_TOKEN": ADMIN_TOKEN, "TESTING": True, **settings}
+        config = {"KB_DATA_DIR": str(data_dir), "KB_ADMIN_TOKEN": ADMIN_TOKEN, "KB_RATE_LIMIT": "off", "TESTING": True,
+                  **settings}
         return create_app(config, embedder=fake_embedder)
 
     return make

@@ -147,3 +147,26 @@ def test_search_takes_its_defaults_from_the_settings(run, small_corpus, monkeypa
     body = json.loads(run("search", "Thailand informal workers health coverage", "-k", "4", "--json").output)
     documents = [hit["document"]["id"] for hit in body["results"]]
     assert len(documents) > 1 and len(set(documents)) == len(documents)
+
+
+@pytest.mark.parametrize("arguments, environ, expected", [
+    ([], {}, ["--workers", "2"]),
+    (["--workers", "3", "--threads", "1"], {}, ["--workers", "3"]),
+    (["--threads", "4"], {}, ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]),
+    ([], {"KB_THREADS": "8"}, ["--workers", "2", "--worker-class", "gthread", "--threads", "8"]),
+])
+def test_serve_starts_sync_or_threaded_gunicorn_workers(run, monkeypatch, arguments, environ, expected):
+    for name, value in {"KB_DATA_DIR": "", "KB_MODEL": "", "KB_PRECISION": "", **environ}.items():
+        monkeypatch.setenv(name, value)  # serve sets the first three for gunicorn: put back after the test
+    started = []
+    monkeypatch.setattr("os.execv", lambda program, command: started.append(command))
+    result = run("serve", "--port", "5099", *arguments)
+    assert result.exit_code == 0, result.output
+    command = started[0]
+    assert command[1:3] == ["-m", "gunicorn"] and command[-1] == "search_app.wsgi:app"
+    assert command[command.index("--workers"):-1] == expected
+
+
+def test_serve_refuses_zero_threads(run):
+    result = CliRunner().invoke(main, ["serve", "--threads", "0"])
+    assert result.exit_code == 2 and "--threads" in result.output

@@ -76,10 +76,12 @@ def _get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
-def server(data_dir):
+@pytest.fixture(scope="module", params=[1, 4], ids=["sync", "gthread"])
+def server(data_dir, request):
+    """`kb serve` with one worker: sync, or gthread with 4 threads (`--threads 4`)."""
     port = _free_port()
-    process = subprocess.Popen([*KB, "serve", "--port", str(port), "--workers", "1", "--data-dir", str(data_dir)],
+    process = subprocess.Popen([*KB, "serve", "--port", str(port), "--workers", "1", "--threads", str(request.param),
+                                "--data-dir", str(data_dir)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

@@ -31,6 +31,10 @@ GOOD = {
     "KB_MAX_UPLOAD_MB": ("0.5", 0.5),
     "KB_CORS_ORIGINS": ("https://www.example.org", "https://www.example.org"),
     "KB_EMBED_ORIGINS": ("*", "*"),
+    "KB_RATE_LIMIT": ("20/second; 300 per minute", "20/second; 300 per minute"),
+    "KB_RATE_LIMIT_STORAGE": ("redis://localhost:6379", "redis://localhost:6379"),
+    "KB_TRUSTED_PROXIES": ("1", 1),
+    "KB_THREADS": ("4", 4),
     "KB_CACHE_DIR": ("/var/cache/kb", "/var/cache/kb"),
     "KB_ONNX_SPINNING": ("0", False),
     "KB_OCR": ("off", False),
@@ -46,7 +50,9 @@ BAD = [("KB_PRECISION", "fp16"), ("KB_DEFAULT_K", "0"), ("KB_DEFAULT_K", "ten"),
        ("KB_PER_DOCUMENT", "-1"), ("KB_PER_DOCUMENT", "three"), ("KB_MAX_UPLOAD_MB", "0"), ("KB_MAX_UPLOAD_MB", "lots"),
        ("KB_ONNX_SPINNING", "sometimes"), ("KB_OCR", "maybe"), ("KB_OCR_PAGE_TIMEOUT", "nan"),
        ("KB_EXTRACT_SECONDS", "soon"), ("KB_EXTRACT_MEMORY_MB", "1.5"), ("KB_EXTRACT_MAX_EXPANDED_MB", "500MB"),
-       ("KB_EXTRACT_MAX_PARTS", "0"), ("KB_EXTRACT_MAX_RATIO", "1")]
+       ("KB_EXTRACT_MAX_PARTS", "0"), ("KB_EXTRACT_MAX_RATIO", "1"), ("KB_RATE_LIMIT", "300"),
+       ("KB_RATE_LIMIT", "lots/minute"), ("KB_RATE_LIMIT", "300/fortnight"), ("KB_TRUSTED_PROXIES", "-1"),
+       ("KB_THREADS", "0")]
 
 
 def test_every_setting_has_a_tested_value():
@@ -64,6 +70,11 @@ def test_every_setting_reads_its_variable(env):
 def test_a_bad_value_is_an_error_naming_the_variable(env, raw):
     with pytest.raises(InvalidSetting, match=rf"^{env} must be .+, not '{raw}'$"):
         read(env, {env: raw})
+
+
+@pytest.mark.parametrize("raw", ["off", "OFF", "0", "none"])
+def test_the_rate_limit_turns_off(raw):
+    assert read("KB_RATE_LIMIT", {"KB_RATE_LIMIT": raw}) == "off"
 
 
 def test_every_setting_is_described_and_scoped():
@@ -120,7 +131,7 @@ def test_cli_options_take_default_variable_and_help_from_settings():
         assert option.help == declared.help.replace("`", ""), (command, option.name)
         assert "cli" in declared.scope, declared.env
         seen.add(declared.env)
-    assert seen == {"KB_DATA_DIR", "KB_MODEL", "KB_PRECISION", "KB_DEFAULT_K", "KB_PER_DOCUMENT", "KB_ANSWERS"}
+    assert seen == {"KB_DATA_DIR", "KB_MODEL", "KB_PRECISION", "KB_DEFAULT_K", "KB_PER_DOCUMENT", "KB_ANSWERS", "KB_THREADS"}
     stats = {option.name: option for option in main.commands["stats"].params}
     assert {"data_dir", "model", "precision"} <= set(stats)
 
