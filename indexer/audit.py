@@ -20,8 +20,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
-__all__ = ["AuditEntry", "ACTIONS", "append", "record", "read_recent", "carry_over", "local_client", "result_of"]
+__all__ = ["AuditEntry", "ACTIONS", "append", "append_all", "record", "read_recent", "carry_over", "local_client", "result_of"]
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +77,39 @@ def append(path: Path, entry: AuditEntry) -> None:
     Raises:
         OSError: the log cannot be written (the caller decides whether that stops it).
     """
-    line = (json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    append_all(path, [entry])
+
+
+def append_all(path: Path, entries: Sequence[AuditEntry]) -> None:
+    """Append entries in one write and one sync (an index run's files), as ``append`` does one.
+
+    Raises:
+        OSError: the log cannot be written.
+    """
+    if not entries:
+        return
+    line = "".join(json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n" for entry in entries).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
     try:
         written = os.write(descriptor, line)
         if written != len(line):  # only on a full disk: the tail would start a line of its own, so say so
-            raise OSError(f"only {written} of {len(line)} bytes of an audit entry were written to {path}")
+            raise OSError(f"only {written} of {len(line)} bytes of audit entries were written to {path}")
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
 
-def record(path: Path, entry: AuditEntry) -> None:
-    """``append``, logging instead of raising when the log cannot be written.
+def record(path: Path, *entries: AuditEntry) -> None:
+    """``append_all``, logging instead of raising when the log cannot be written.
 
     The change it records is already committed (or already failed with its own error): a full disk
     under the log must not turn a successful upload into an error, nor hide why one failed.
     """
     try:
-        append(path, entry)
+        append_all(path, entries)
     except OSError:
-        log.exception("could not write to the audit log %s: %s", path, entry)
+        log.exception("could not write to the audit log %s: %s", path, entries)
 
 
 def read_recent(path: Path, count: int) -> list[AuditEntry]:

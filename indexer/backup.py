@@ -216,9 +216,10 @@ def _try_capture(source: IndexLayout, target: IndexLayout, final: bool) -> _Capt
     _copy_database(source.database, target.database)
     captured = _read_capture(target.database, manifest)
     captured.missing = tuple(_copy_originals(source, target, names=sorted(captured.originals)))
-    captured.snapshots = _open_snapshots(source, captured.version) or {}
+    opened = _open_snapshots(source, captured.version)
+    captured.snapshots = opened or {}
     replaced = source.read_manifest().generation != manifest.generation
-    if final or not (captured.missing or replaced or (not captured.snapshots and _has_snapshots(source, captured.version))):
+    if final or not (captured.missing or replaced or opened is None):
         return captured
     for handle in captured.snapshots.values():
         handle.close()
@@ -285,10 +286,6 @@ def _open_snapshots(source: IndexLayout, version: int) -> dict[str, BinaryIO] | 
             handle.close()
         return None
     return opened
-
-
-def _has_snapshots(source: IndexLayout, version: int) -> bool:
-    return any(v <= version for v in (*source.vectors_snapshots(), *source.keywords_snapshots()))
 
 
 def _listing(folder: Path) -> list[str]:

@@ -163,10 +163,10 @@ class KnowledgeBase:
             The run's report.
         """
         report = self._rebuild(paths, progress, prune) if rebuild else self._synchronise(paths, progress, prune, client)
-        for label in report.indexed:  # each file the run (re)indexed, in the audit log
-            document = self.store.find_document(path=str(Path(label).resolve()))
-            if document is not None:
-                self._audit("index", client, document.id, document.filename, document.sha256)
+        # Each file the run (re)indexed, in one write to the audit log.
+        found = (self.store.find_document(path=str(Path(label).resolve())) for label in report.indexed)
+        record(self.layout.audit_log, *(AuditEntry.now(client or local_client(), "index", document.id, document.filename,
+                                                       document.sha256) for document in found if document is not None))
         return report
 
     def _synchronise(self, paths: list[str | Path], progress: bool, prune: bool, client: str | None) -> IndexReport:

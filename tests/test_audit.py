@@ -12,13 +12,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import indexer.audit
-import indexer.kb
 from indexer import AuditEntry, DocumentNotFound, DuplicateDocument, FileMissing, InvalidField
 from indexer.audit import append, local_client, read_recent
-from indexer.cli import main
 
 from .conftest import AUTH, assert_error_shape, upload
 
@@ -108,10 +105,10 @@ def test_failed_changes_are_recorded_with_their_error_code(fake_kb, tmp_path):
 
 
 def test_a_log_that_cannot_be_written_does_not_fail_the_change(fake_kb, tmp_path, monkeypatch, caplog):
-    def full_disk(path, item):
+    def full_disk(path, entries):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(indexer.audit, "append", full_disk)
+    monkeypatch.setattr(indexer.audit, "append_all", full_disk)
     note = tmp_path / "note.md"
     note.write_text("# Note\n\nText.\n")
     with caplog.at_level(logging.ERROR):
@@ -126,20 +123,6 @@ def test_index_runs_record_each_file_and_a_rebuild_keeps_the_log(fake_kb, small_
     assert {(e.action, e.client, e.result) for e in entries} == {("index", "cli:ana", "ok")}
     fake_kb.index([small_corpus], rebuild=True, client="cli:ana")
     assert len(fake_kb.audit_log(50)) == 8  # the four of the first run are still there
-
-
-def test_the_kb_command_records_cli_and_the_user(monkeypatch, tmp_path, fake_embedder, small_corpus):
-    monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
-    data = ["--data-dir", str(tmp_path / "data")]
-    runner = CliRunner()
-    assert runner.invoke(main, ["add", str(small_corpus / "monotributo.md"), *data]).exit_code == 0
-    assert runner.invoke(main, ["remove", "42", *data]).exit_code == 1
-    shown = runner.invoke(main, ["audit", "--json", *data])
-    missing, added = [json.loads(line) for line in shown.output.splitlines()]
-    assert added["client"] == local_client("cli") and added["client"].startswith("cli:") and added["action"] == "add"
-    assert (missing["action"], missing["document_id"], missing["result"]) == ("remove", 42, "document_not_found")
-    table = runner.invoke(main, ["audit", "-n", "1", *data]).output
-    assert "remove" in table and "#42" in table and "document_not_found" in table and "monotributo" not in table
 
 
 # -- GET /api/audit and the admin page -----------------------------------------------------------------------------

@@ -4,7 +4,6 @@ also while writers work and when the process doing it is killed."""
 from __future__ import annotations
 
 import fcntl
-import json
 import random
 import signal
 import sqlite3
@@ -15,13 +14,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import indexer.backup
-import indexer.kb
 from indexer import (BackupDamaged, BackupRefused, IndexNotBuilt, KnowledgeBase, RestoreRefused, backup_index, check_index,
                      restore_index)
-from indexer.cli import main
 from indexer.layout import IndexLayout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +146,22 @@ def test_an_original_removed_after_the_database_was_copied_makes_the_backup_try_
     assert check_index(tmp_path / "backup").ok and "late.md" not in filenames(tmp_path / "backup")
 
 
+def test_a_snapshot_replaced_while_it_was_being_opened_makes_the_backup_try_again(indexed_kb, tmp_path, monkeypatch):
+    open_snapshots, calls = indexer.backup._open_snapshots, []
+
+    def vanished_once(source, version):
+        calls.append(version)
+        return None if len(calls) == 1 else open_snapshots(source, version)
+
+    monkeypatch.setattr(indexer.backup, "_open_snapshots", vanished_once)
+    backup_index(indexed_kb.data_dir, tmp_path / "backup")
+    assert len(calls) == 2
+    copied = IndexLayout(tmp_path / "backup")
+    assert set(copied.vectors_snapshots()) == set(indexed_kb.layout.vectors_snapshots())
+    assert set(copied.keywords_snapshots()) == set(indexed_kb.layout.keywords_snapshots())
+    assert check_index(copied.data_dir).ok
+
+
 def test_the_last_try_holds_the_write_lock(indexed_kb, tmp_path, monkeypatch):
     try_capture, locked = indexer.backup._try_capture, []
 
@@ -204,44 +216,6 @@ def test_backups_taken_while_another_thread_writes_are_consistent(indexed_kb, tm
     restored = restore_index(reports[-1].destination, tmp_path / "restored")
     assert KnowledgeBase(tmp_path / "restored", embedder=fake_embedder).search("pension workers").hits
     assert restored.documents == reports[-1].documents
-
-
-# -- the kb command ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def kb_command(monkeypatch, fake_embedder):
-    monkeypatch.setattr(indexer.kb, "load_embedder", lambda name: fake_embedder)
-
-    def invoke(*args):
-        return CliRunner().invoke(main, list(map(str, args)), catch_exceptions=False)
-
-    return invoke
-
-
-def test_kb_backup_and_restore(indexed_kb, tmp_path, kb_command):
-    done = kb_command("backup", tmp_path / "backup", "--data-dir", indexed_kb.data_dir)
-    assert done.exit_code == 0 and f"backed up 4 documents" in done.output and str(tmp_path / "backup") in done.output
-    again = kb_command("backup", tmp_path / "backup", "--data-dir", indexed_kb.data_dir)
-    assert again.exit_code == 1 and "already exists and is not empty" in again.output and "Traceback" not in again.output
-    restored = kb_command("restore", tmp_path / "backup", "--data-dir", tmp_path / "restored")
-    assert restored.exit_code == 0 and "4 documents" in restored.output and "reopen it" in restored.output
-    listed = kb_command("list", "--json", "--data-dir", tmp_path / "restored", "--model", indexed_kb.model)
-    assert len(json.loads(listed.output)["documents"]) == 4
-
-
-def test_kb_backup_of_an_index_missing_an_original_warns_and_exits_1(indexed_kb, tmp_path, kb_command):
-    document = indexed_kb.documents()[0]
-    indexed_kb.layout.resolve(document.original).unlink()
-    done = kb_command("backup", tmp_path / "backup", "--data-dir", indexed_kb.data_dir)
-    assert done.exit_code == 1 and document.original in done.output and "kb check" in done.output
-
-
-def test_kb_restore_of_a_damaged_backup_is_a_one_line_error(indexed_kb, tmp_path, kb_command):
-    backup_index(indexed_kb.data_dir, tmp_path / "backup")
-    (tmp_path / "backup" / "manifest.json").unlink()
-    done = kb_command("restore", tmp_path / "backup", "--data-dir", indexed_kb.data_dir)
-    assert done.exit_code == 1 and "not a whole backup" in done.output and "Traceback" not in done.output
 
 
 # -- kill -9 (real processes) -----------------------------------------------------------------------------------
