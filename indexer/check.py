@@ -153,7 +153,8 @@ def _check_keywords(db: sqlite3.Connection, problems: list[Problem]) -> None:
         problems.append(Problem("keywords", f"the keyword index (passages_fts) is damaged ({error})", REBUILD))
         return
     finally:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite ends it by itself after some errors
+            db.execute("ROLLBACK")
     unindexed = db.execute("SELECT count(*) FROM passages p WHERE NOT EXISTS "
                            "(SELECT 1 FROM passages_fts f WHERE f.rowid = p.id)").fetchone()[0]
     orphans = db.execute("SELECT count(*) FROM passages_fts f WHERE NOT EXISTS "

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -338,3 +339,60 @@ def test_kill_9_during_a_restore_leaves_the_old_index_or_the_new_one(notes_index
         if filenames(data_dir) == new:
             restore_index(tmp_path / "old", data_dir)
     assert not outcomes[0] and outcomes[-1]  # killed before the swap, and after it
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    from tests.conftest import FakeEmbedder
+    from indexer import KnowledgeBase
+
+    if __name__ == "__main__":  # files are read in worker processes, which import this script again
+        kb = KnowledgeBase({data!r}, embedder=FakeEmbedder())
+        files = sorted(Path({folder!r}).glob("*.md"))
+        while True:
+            for path in files:
+                kb.add(path)
+                print("added", flush=True)
+            for document in kb.documents()[:3]:
+                kb.remove(document.id)
+""")
+
+
+@pytest.mark.slow  # several processes for seconds
+def test_backups_taken_while_another_process_writes_are_consistent(notes_index, tmp_path, fake_embedder):
+    folder = tmp_path / "more"
+    folder.mkdir()
+    for number in range(10):
+        (folder / f"more{number}.md").write_text(f"# More {number}\n\nTax and coverage for workers, note {number}.\n")
+    script = WRITER.format(root=str(ROOT), data=str(notes_index.data_dir), folder=str(folder))
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "added\n", writer.stderr.read()
+        reports = []
+        for number in range(4):
+            reports.append(backup_index(notes_index.data_dir, tmp_path / f"backup{number}"))
+            for _ in range(600):  # the next backup once the writer has changed the index again
+                if writer.poll() is not None or live_version(notes_index.data_dir) > reports[-1].version:
+                    break
+                time.sleep(0.05)
+        assert writer.poll() is None, writer.stderr.read()  # it kept writing all along
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        writer.stdout.close()
+        writer.stderr.close()
+    for report in reports:
+        checked = check_index(report.destination)
+        assert checked.ok, checked.problems
+        assert (checked.documents, checked.version) == (report.documents, report.version)
+    assert len({report.version for report in reports}) == 4  # each backup a later state of the index
+
+
+def live_version(data_dir: Path) -> int:
+    db = sqlite3.connect(data_dir / "kb.sqlite3", timeout=30)
+    try:
+        return int(db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0])
+    finally:
+        db.close()
