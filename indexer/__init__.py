@@ -11,6 +11,9 @@ Start with ``KnowledgeBase``::
             print(hit.score, hit.document.title, hit.passage.location.describe())
 """
 
+from .audit import AuditEntry
+from .backup import BackupReport, RestoreReport, backup_index, restore_index
+from .check import CheckReport, Problem, check_index
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import *  # noqa: F401,F403  (the error classes are part of the public API)
@@ -23,5 +26,6 @@ from .serialize import document_to_dict, hit_to_dict, result_to_dict
 __all__ = [
     "KnowledgeBase", "Stats", "ChunkSettings", "DEFAULT_MODEL", "Embedder", "load_embedder", "extract",
     "SUPPORTED_FORMATS", "Document", "ExtractedText", "Hit", "IndexReport", "Location", "Passage", "SearchResult",
-    "Section", "TextRecord", "document_to_dict", "hit_to_dict", "result_to_dict", *_error_names,
+    "Section", "TextRecord", "document_to_dict", "hit_to_dict", "result_to_dict", "backup_index", "restore_index",
+    "BackupReport", "RestoreReport", "check_index", "CheckReport", "Problem", "AuditEntry", *_error_names,
 ]

@@ -10,7 +10,9 @@ import sys
 
 import click
 
+from .audit import local_client
 from .catalog import CATALOG_FIELDS, CatalogField
+from .cli_data import COMMANDS as DATA_COMMANDS
 from .embed import split_model_name
 from .errors import KBError
 from .evaluation import METRICS, measure_latency, open_dataset, run_evaluation
@@ -60,6 +62,10 @@ def main():
     """Index documents and answer questions from them with cited passages."""
 
 
+for _command in DATA_COMMANDS:  # backup, restore, check, audit (cli_data.py)
+    main.add_command(_command)
+
+
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--rebuild", is_flag=True, help="Build a new index from nothing beside the old one, then swap it in (e.g. after changing --model).")
@@ -78,7 +84,7 @@ def index_command(kb: KnowledgeBase, paths, rebuild, prune, report_path, ocr):
                                  param_hint="--report")
     if ocr is not None:
         kb.ocr = dataclasses.replace(kb.ocr, enabled=ocr)
-    report = kb.index(list(paths) or ["corpus"], progress=show_progress, rebuild=rebuild, prune=prune)
+    report = kb.index(list(paths) or ["corpus"], progress=show_progress, rebuild=rebuild, prune=prune, client=local_client("cli"))
     if report_path:
         _write_report(report_path, report.to_dict())
     for path in report.removed:
@@ -142,7 +148,7 @@ def add_command(kb: KnowledgeBase, files, **fields):
     failed = False
     for path in files:
         try:
-            document = kb.add(path, fields)
+            document = kb.add(path, fields, client=local_client("cli"))
         except KBError as error:
             click.echo(f"not added {error.message}", err=True)
             failed = True
@@ -158,7 +164,9 @@ def add_command(kb: KnowledgeBase, files, **fields):
 def remove_command(kb: KnowledgeBase, documents):
     """Remove documents (by id, or by the path they were indexed from) with their passages and vectors."""
     for id_or_path in documents:
-        document = kb.remove(kb.find(id_or_path).id)
+        # An id goes straight to remove, so the audit log records a removal of one that does not exist too.
+        document_id = int(id_or_path) if id_or_path.isdigit() else kb.find(id_or_path).id
+        document = kb.remove(document_id, client=local_client("cli"))
         click.echo(f"removed {document.id}  {document.title}  ({document.filename})")
 
 

@@ -31,6 +31,9 @@ __all__ = [
     "DatasetError",
     "BenchmarkFailed",
     "InvalidSetting",
+    "BackupRefused",
+    "BackupDamaged",
+    "RestoreRefused",
 ]
 
 
@@ -221,3 +224,24 @@ class InvalidSetting(KBError):
 
     code = "invalid_setting"
     status = 500  # the server is misconfigured (a KB_* variable); the message still says which and how to fix it
+
+
+class BackupRefused(KBError):
+    """``kb backup DEST``: DEST already holds something (a backup never writes over anything) or lies inside the index."""
+
+    code = "backup_refused"
+    status = 409
+
+
+class BackupDamaged(KBError):
+    """``kb restore SRC``: SRC is not a backup, or fails ``kb check``; nothing was restored."""
+
+    code = "backup_damaged"
+    status = 422  # the backup given is at fault, not the server
+
+
+class RestoreRefused(KBError):
+    """``kb restore``: the data directory holds files that are not an index, which a restore would delete."""
+
+    code = "restore_refused"
+    status = 409

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from .audit import AuditEntry, carry_over, local_client, read_recent, record, result_of
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
@@ -148,7 +148,8 @@ class KnowledgeBase:
             f"`kb index --rebuild {_model_options(self.model)}` (or use another --data-dir)"
         )
 
-    def index(self, paths: list[str | Path], progress: bool = False, rebuild: bool = False, prune: bool = False) -> IndexReport:
+    def index(self, paths: list[str | Path], progress: bool = False, rebuild: bool = False, prune: bool = False,
+              client: str | None = None) -> IndexReport:
         """Synchronise files and folders: new and changed files are (re)read, unchanged ones skipped.
 
         Args:
@@ -156,12 +157,20 @@ class KnowledgeBase:
             progress: show a progress bar.
             rebuild: build a new index from nothing beside the old one and swap it in (e.g. to change the model).
             prune: remove documents indexed from under the given folders whose files are gone.
+            client: who asked, for the audit log (default: ``local:<user>``).
 
         Returns:
             The run's report.
         """
-        if rebuild:
-            return self._rebuild(paths, progress, prune)
+        report = self._rebuild(paths, progress, prune) if rebuild else self._synchronise(paths, progress, prune, client)
+        # Each file the run (re)indexed, in one write to the audit log.
+        found = (self.store.find_document(path=str(Path(label).resolve())) for label in report.indexed)
+        record(self.layout.audit_log, *(AuditEntry.now(client or local_client(), "index", document.id, document.filename,
+                                                       document.sha256) for document in found if document is not None))
+        return report
+
+    def _synchronise(self, paths: list[str | Path], progress: bool, prune: bool, client: str | None) -> IndexReport:
+        """``index`` without ``rebuild``: bring this index in step with the files."""
         files = find_files([Path(path) for path in paths])
         store = self._writable_store()
         report = index_files(store, self.embedder, files, self.chunking, progress=progress, ocr=self.ocr,
@@ -171,7 +180,7 @@ class KnowledgeBase:
             folders = [str(Path(path).resolve()) + os.sep for path in paths if Path(path).is_dir()]
             for document in store.documents():
                 if document.path.startswith(tuple(folders)) and document.path not in kept:
-                    self.remove(document.id)
+                    self.remove(document.id, client=client)
                     report.removed.append(document.path)
         _write_json(self.layout.index_report, report.to_dict())
         return report
@@ -187,7 +196,7 @@ class KnowledgeBase:
                               max_query_chars=self.max_query_chars, per_document=self.per_document, fusion=self.fusion,
                               ocr=self.ocr, limits=self.limits)
         try:
-            report = fresh.index(paths, progress=progress, prune=prune)
+            report = fresh._synchronise(paths, progress, prune, None)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -195,8 +204,8 @@ class KnowledgeBase:
             fresh.close()
         self.close()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.layout.write_lock, "w") as lock:  # no writer may be halfway through the old index
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self.layout.write_locked():  # no writer may be halfway through the old index
+            carry_over(self.layout.audit_log, staging)  # the log of changes outlives the index it describes
             swap_in(staging, self.data_dir)
         return report
 
@@ -208,14 +217,16 @@ class KnowledgeBase:
         except (OSError, ValueError):
             return None
 
-    def add(self, path: str | Path, fields: dict | None = None, filename: str | None = None) -> Document:
-        """Add one file, or update the document it was added from (same path on disk).
+    def add(self, path: str | Path, fields: dict | None = None, filename: str | None = None,
+            client: str | None = None) -> Document:
+        """Add one file, or update the document it was added from (same path on disk); the audit log records it.
 
         Args:
             path: the file.
             fields: catalogue fields (title, type, session, countries, language, date, speakers,
                 organisation), over those of the folder's ``catalog.yaml``.
             filename: for uploads: the name to show; each upload is a new document.
+            client: who asked, for the audit log: the web client's address, ``cli:<user>`` (default: ``local:<user>``).
 
         Returns:
             The stored document.
@@ -227,6 +238,15 @@ class KnowledgeBase:
             FileMissing: there is no such file.
         """
         path = Path(path)
+        try:
+            document = self._add(path, fields, filename)
+        except Exception as error:
+            self._audit("add", client, None, filename or path.name, _sha256_if_file(path), result_of(error))
+            raise
+        self._audit("add", client, document.id, document.filename, document.sha256)
+        return document
+
+    def _add(self, path: Path, fields: dict | None, filename: str | None) -> Document:
         if not path.is_file():
             raise FileMissing(f"{path}: no such file; check the path")
         catalog = {} if filename else read_catalog(path.parent).get(path.name, {})
@@ -239,13 +259,27 @@ class KnowledgeBase:
         with store.writing():
             return add_file(store, self.embedder, source, self.chunking, self.ocr, self.limits).document
 
-    def update(self, document_id: int, fields: dict) -> Document:
-        """Change a document's catalogue fields; a field set to None or "" is removed.
+    def update(self, document_id: int, fields: dict, client: str | None = None) -> Document:
+        """Change a document's catalogue fields; a field set to None or "" is removed. The audit log records it.
+
+        Args:
+            document_id: the document.
+            fields: catalogue fields to change.
+            client: who asked, for the audit log (as for ``add``).
 
         Raises:
             DocumentNotFound: no such document.
             InvalidField: a bad field.
         """
+        try:
+            document = self._update(document_id, fields)
+        except Exception as error:
+            self._audit("update", client, document_id, self._filename_of(document_id), result=result_of(error))
+            raise
+        self._audit("update", client, document.id, document.filename)
+        return document
+
+    def _update(self, document_id: int, fields: dict) -> Document:
         store = self.store
         with store.writing():
             current = store.document(document_id)
@@ -256,18 +290,46 @@ class KnowledgeBase:
             type_ = str(metadata.get("type") or current.type)
             return store.update_fields(document_id, title, type_, metadata)
 
-    def remove(self, document_id: int) -> Document:
-        """Remove a document, its passages, vectors and kept original; return what it was.
+    def remove(self, document_id: int, client: str | None = None) -> Document:
+        """Remove a document, its passages, vectors and kept original; return what it was. The audit log records it.
+
+        Args:
+            document_id: the document.
+            client: who asked, for the audit log (as for ``add``).
 
         Raises:
             DocumentNotFound: no such document.
         """
+        try:
+            document = self._remove(document_id)
+        except Exception as error:
+            self._audit("remove", client, document_id, self._filename_of(document_id), result=result_of(error))
+            raise
+        self._audit("remove", client, document.id, document.filename)
+        return document
+
+    def _remove(self, document_id: int) -> Document:
         store = self.store
         with store.writing():
             document = store.delete_document(document_id)
         if document.original:
             self.layout.resolve(document.original).unlink(missing_ok=True)
         return document
+
+    def audit_log(self, count: int = 50) -> list[AuditEntry]:
+        """The last ``count`` entries of the audit log, newest first."""
+        return read_recent(self.layout.audit_log, count)
+
+    def _audit(self, action: str, client: str | None, document_id: int | None, filename: str, sha256: str = "",
+               result: str = "ok") -> None:
+        record(self.layout.audit_log, AuditEntry.now(client or local_client(), action, document_id, filename, sha256, result))
+
+    def _filename_of(self, document_id: int) -> str:
+        """The file name of a document, for the audit entry of a failed change ("" when there is none)."""
+        try:
+            return self.store.document(document_id).filename
+        except KBError:
+            return ""
 
     def find(self, id_or_path: str) -> Document:
         """The document with this id, or indexed from this path.
@@ -349,6 +411,14 @@ class KnowledgeBase:
             self.store.vector_index()
         except IndexNotBuilt:
             pass
+
+
+def _sha256_if_file(path: Path) -> str:
+    """The SHA-256 of a file for the audit log, "" when it cannot be read."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""
 
 
 def _inode(path: Path) -> int | None:

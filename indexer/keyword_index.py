@@ -32,7 +32,7 @@ import numpy as np
 from .keyword import fold_accents
 from .layout import temporary_path
 
-__all__ = ["KeywordIndex", "KeywordScores", "fts_tokens", "load_keyword_index", "save_keyword_index"]
+__all__ = ["KeywordIndex", "KeywordScores", "SNAPSHOT_FILES", "fts_tokens", "load_keyword_index", "save_keyword_index"]
 
 K1, B = 1.2, 0.75
 #: Weight of the second FTS5 column (title and heading) against the passage text (see keyword._WEIGHTS).
@@ -40,6 +40,8 @@ CONTEXT_WEIGHT = 0.5
 # FTS5's unicode61 tokenizer: runs of letters and digits; "_" and everything else separate; accents folded.
 _TOKEN = re.compile(r"[^\W_]+")
 _ARRAYS = ("ids", "lengths", "indptr", "rows", "weights")
+#: The files of a snapshot folder (``save_keyword_index``), all of which a whole snapshot has.
+SNAPSHOT_FILES = (*(f"{name}.npy" for name in _ARRAYS), "terms.txt")
 
 
 def fts_tokens(text: str) -> list[str]:

@@ -10,6 +10,7 @@
       keywords-<version>/        keyword postings snapshot at <version> (likewise)
       originals/<sha256>.<ext>   a copy of every indexed file, served back to readers
       last-index-report.json     what the last `kb index` did to each file
+      audit.log                  one JSON line per add, update and remove, with who asked and the outcome (``audit``)
 
 Evaluation and benchmark runs write beside the directory, never inside it (``IndexLayout.evaluation_dir``), so an
 index holds only what serving needs.
@@ -18,13 +19,16 @@ index holds only what serving needs.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .errors import IndexDamaged, IndexNotBuilt, IndexOutdated, InvalidSetting
 
@@ -71,6 +75,25 @@ class IndexLayout:
     @property
     def index_report(self) -> Path:
         return self.data_dir / "last-index-report.json"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.data_dir / "audit.log"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir / "originals"
+
+    @contextmanager
+    def write_locked(self) -> Iterator[None]:
+        """Hold the directory's write lock (``flock`` on ``write.lock``): no writer changes the index meanwhile.
+
+        Every writer takes it (``Store.writing``), so holding it gives a point where the database, its
+        snapshots and the kept originals agree. The kernel releases it if the holder dies.
+        """
+        with open(self.write_lock, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     @property
     def evaluation_dir(self) -> Path:

@@ -10,7 +10,6 @@ here or in ``store_rows``; ``layout`` names the files.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import sqlite3
 import threading
@@ -207,8 +206,7 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[Store]:
         """Hold the index's write lock (released by the kernel if the writer dies); snapshot on leaving."""
-        with open(self.layout.write_lock, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self.layout.write_locked():
             try:
                 yield self
             except BaseException:

@@ -18,11 +18,11 @@ from flask import Blueprint, current_app, jsonify, render_template, request, url
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from indexer import SUPPORTED_FORMATS, Document, DuplicateDocument, KBError, UnsupportedFormat, document_to_dict
+from indexer import SUPPORTED_FORMATS, Document, DuplicateDocument, InvalidQuery, KBError, UnsupportedFormat, document_to_dict
 from indexer.catalog import CATALOG_FIELDS
 
 from .errors import APIError
-from .state import knowledge_base
+from .state import int_arg, knowledge_base
 
 __all__ = ["admin", "LIST_FIELDS"]
 
@@ -34,6 +34,8 @@ LIST_FIELDS = tuple(field.name for field in CATALOG_FIELDS if field.kind == "lis
 SUMMARY_FIELDS = tuple(field.name for field in CATALOG_FIELDS if field.name not in ("title", "type"))
 #: File endings offered by the page's file picker (the type itself is decided from the content).
 ACCEPTED_ENDINGS = ".pdf,.pptx,.docx,.html,.htm,.md,.markdown,.txt"
+#: The most entries ``GET /api/audit`` returns at once.
+AUDIT_LIMIT = 1000
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 # Longest stem of an upload's shown name: the name is the temporary copy's too, and a file name may hold 255 bytes.
 _MAX_STEM = 120
@@ -105,6 +107,11 @@ def form_fields() -> dict[str, Any]:
     return fields
 
 
+def client_address() -> str:
+    """Who asked, for the audit log: the address the request came from (a reverse proxy's, behind one)."""
+    return request.remote_addr or "unknown"
+
+
 def explain(error: KBError, temporary: str, filename: str) -> None:
     """Reword the library's error for the uploader: their file name instead of the temporary
     path, the supported types for an unsupported file, the existing document for a duplicate
@@ -139,7 +146,7 @@ def add_upload(upload: FileStorage, filename: str, fields: dict[str, Any]) -> Do
         try:
             with open(temporary, "xb") as copy:
                 upload.save(copy)
-            return knowledge_base().add(temporary, fields or None, filename=filename)
+            return knowledge_base().add(temporary, fields or None, filename=filename, client=client_address())
         except KBError as error:
             explain(error, str(temporary), filename)
             raise
@@ -167,14 +174,14 @@ def update_document(document_id: int):
     if not isinstance(fields, dict):
         raise APIError(400, "invalid_body", 'send the fields to change as a JSON object, e.g. {"title": "New title"}, '
                        "with Content-Type: application/json")
-    return jsonify(document_to_dict(knowledge_base().update(document_id, fields)))
+    return jsonify(document_to_dict(knowledge_base().update(document_id, fields, client=client_address())))
 
 
 @admin.delete("/api/documents/<int:document_id>")
 @requires_token
 def remove_document(document_id: int):
     """Remove a document, its passages and its kept original → 204."""
-    knowledge_base().remove(document_id)
+    knowledge_base().remove(document_id, client=client_address())
     return "", 204
 
 
@@ -184,6 +191,16 @@ def index_report():
     """The last ``kb index`` run on this data directory, file by file (it names server paths: token only)."""
     report = knowledge_base().last_index_report()
     return jsonify(report or {"summary": "", "files": []})
+
+
+@admin.get("/api/audit")
+@requires_token
+def audit_log():
+    """The last ``limit`` (default 50, at most 1000) adds, updates and removes, newest first (token only: it names clients)."""
+    limit = int_arg("limit", 50)
+    if not 1 <= limit <= AUDIT_LIMIT:
+        raise InvalidQuery(f"limit must be between 1 and {AUDIT_LIMIT}, not {limit}")
+    return jsonify(entries=[entry.to_dict() for entry in knowledge_base().audit_log(limit)])
 
 
 @admin.get("/admin")

@@ -149,6 +149,7 @@
       say(uploadStatus, error.message, "error");
     } finally {
       button.disabled = false;
+      afterChange();
     }
   });
 
@@ -264,6 +265,7 @@
       } catch (error) {
         say(status, error.message, "error");
       }
+      afterChange();
     });
     item.insertBefore(form, status);
     form.querySelector("input").focus();
@@ -285,6 +287,7 @@
     } catch (error) {
       say(status, error.message, "error");
     }
+    afterChange();
   }
 
   // -- ingestion report -----------------------------------------------------------------------
@@ -319,5 +322,43 @@
     }
   });
 
+  // -- audit log: the last changes, for the token holder --------------------------------------
+
+  const auditStatus = document.getElementById("audit-status");
+  const auditTable = document.getElementById("audit");
+
+  function auditRow(entry) {
+    const row = element("tr", entry.result === "ok" ? "" : "audit-failed");
+    const documentId = entry.document_id === null || entry.document_id === undefined ? "" : "#" + entry.document_id;
+    [entry.time, entry.client, entry.action, documentId, entry.filename, (entry.sha256 || "").slice(0, 12),
+      entry.result].forEach(function (value) {
+      row.appendChild(element("td", "", String(value === undefined || value === null ? "" : value)));
+    });
+    return row;
+  }
+
+  /** A change was tried (done or refused): the log, when shown, shows it too. */
+  function afterChange() {
+    if (!auditTable.hidden) loadAudit(true);
+  }
+
+  /** Fetch the last 50 entries; quiet (no prompt for the token) when called after a change or on load. */
+  async function loadAudit(quiet) {
+    const token = quiet ? tokenInput.value.trim() : requireToken(auditStatus);
+    if (!token) return;
+    say(auditStatus, "Loading…", "");
+    try {
+      const data = await call("GET", "/api/audit?limit=50", { token: token });
+      auditTable.tBodies[0].replaceChildren.apply(auditTable.tBodies[0], data.entries.map(auditRow));
+      auditTable.hidden = !data.entries.length;
+      say(auditStatus, data.entries.length ? "" : "No changes recorded yet.", "");
+    } catch (error) {
+      say(auditStatus, error.message, "error");
+    }
+  }
+
+  document.getElementById("audit-load").addEventListener("click", function () { loadAudit(false); });
+
   loadDocuments();
+  if (tokenInput.value.trim()) loadAudit(true);
 })();
