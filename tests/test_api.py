@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from .conftest import assert_error_shape
+from .conftest import AUTH, assert_error_shape
 
 
 def test_search_returns_ranked_passages_with_sources(client):
@@ -115,3 +115,10 @@ def test_group_by_document_in_the_api(client):
     assert len(ids) == len(set(ids)) and all(entry["passages"] for entry in body["results"])
     assert {"text", "highlights", "location", "url"} <= set(body["results"][0]["passages"][0])
     assert_error_shape(client.get("/api/search?q=workers&group=slide"), 400, "invalid_query")
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_an_id_too_large_for_the_index_is_a_404(client, method):
+    # Found by fuzzing: an id beyond 64 bits was a 500.
+    response = client.open("/api/documents/12404141517190387712", method=method, json={"title": "x"}, headers=AUTH)
+    assert_error_shape(response, 404, "document_not_found")

@@ -7,6 +7,7 @@ import pytest
 from indexer import InvalidQuery, KnowledgeBase
 from indexer.keyword import fts_query
 from indexer.records import Document, Hit, Location, Passage
+from indexer.search import SearchRequest, check_query
 
 from .conftest import HOSTILE, make_pptx
 
@@ -129,3 +130,12 @@ def test_hit_location_label_never_repeats_the_document_title(location, where):
                         sha256="0" * 64, size=1, indexed_at="")
     passage = Passage(text="Most domestic workers are women.", location=location)
     assert Hit(rank=1, score=1.0, passage=passage, document=document).where == where
+
+
+@pytest.mark.parametrize("question", ["\ufeff", " \ufeff\t", "\x1d"])
+def test_a_question_of_byte_order_marks_and_separators_is_empty(question):
+    # The description's pattern for q (corrected after fuzzing sent "\x1d", which a JSON Schema \S takes and Python's
+    # strip() does not) counts U+FEFF as white space, as JSON Schema's \s does: so does the search.
+    with pytest.raises(InvalidQuery, match="the question is empty"):
+        check_query(SearchRequest(question), 500)
+    assert check_query(SearchRequest("\ufeffpension"), 500) == "\ufeffpension"
