@@ -12,6 +12,7 @@ from indexer.settings import load
 from .admin import admin
 from .api import api
 from .errors import register_error_handlers
+from .openapi import openapi
 from .pages import pages
 from .state import attach_knowledge_base
 from .widget import init_widget, widget
@@ -41,7 +42,7 @@ def create_app(config: dict[str, Any] | None = None, embedder: Embedder | None =
     app.config["MAX_CONTENT_LENGTH"] = int(float(app.config["KB_MAX_UPLOAD_MB"]) * 1024 * 1024)
     app.json.ensure_ascii = False
     attach_knowledge_base(app, embedder)
-    for blueprint in (api, pages, admin, widget):
+    for blueprint in (api, pages, admin, widget, openapi):
         app.register_blueprint(blueprint)
     init_widget(app)
     register_error_handlers(app)
