@@ -118,7 +118,8 @@ def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
         kind = FIELDS.get(name)
         if kind is None:
             raise InvalidField(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
-        if value is None or value == "" or value == []:
+        # [] empties only a list field: for any other it is a value of the wrong kind (found by fuzzing the API).
+        if value is None or value == "" or (value == [] and kind == "list"):
             continue
         cleaned[name] = _clean_value(name, kind, value)
     return cleaned

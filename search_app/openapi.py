@@ -67,10 +67,13 @@ def catalogue_schema(form: bool) -> dict[str, Any]:
 
 
 def filter_parameters() -> list[dict[str, Any]]:
-    """One repeatable query parameter per search filter."""
+    """One query parameter per search filter: a value, or several (the parameter repeated).
+
+    "string or array": on the wire ``year=2017`` is both one value and a list of one, and any text is a value.
+    """
     return [{"name": name, "in": "query", "style": "form", "explode": True,
-             "description": f"Only documents whose {name} is one of these (case-insensitive).",
-             "schema": {"type": "array", "items": {"type": "string"}}} for name in FILTER_FIELDS]
+             "description": f"Only documents whose {name} is this value, or one of these (case-insensitive).",
+             "schema": {"type": ["string", "array"], "items": {"type": "string"}}} for name in FILTER_FIELDS]
 
 
 def _package_version() -> str:

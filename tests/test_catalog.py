@@ -167,3 +167,11 @@ def test_a_boolean_is_not_text(name):
     # Seen while fixing the float case: true was stored as the text "True" (the description allows no boolean).
     with pytest.raises(InvalidField, match=f"{name} must be text, not bool"):
         clean_fields({name: True})
+
+
+def test_an_empty_list_empties_only_a_list_field():
+    # Found by fuzzing the API: {"language": []} was taken as "remove the language".
+    assert clean_fields({"countries": [], "speakers": []}) == {}
+    for name in ("title", "language", "date", "session"):
+        with pytest.raises(InvalidField, match=f"{name} must be"):
+            clean_fields({name: []})
