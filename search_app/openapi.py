@@ -32,27 +32,27 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 FILTERS_MARKER = "x-catalogue-filters"
 # YYYY or YYYY-MM (year 0000 is no date); a full date is a JSON Schema "date" (checked against the calendar).
 _YEAR_OR_MONTH = r"^(?!0000)[0-9]{4}(-(0[1-9]|1[0-2]))?$"
-_WHOLE_NUMBER = r"^([-+]?[0-9]+)?$"
+_DATES = [{"type": "string", "format": "date"}, {"type": "string", "pattern": _YEAR_OR_MONTH}]
+_NAMES = {"type": "array", "items": {"type": "string"}}
+#: What a field of each kind (``CatalogField.kind``) takes in the upload form, where every value is text and a blank
+#: one is left out, and in the JSON ``PATCH`` body, where null or "" (and [] for a list) removes it. As
+#: ``indexer.catalog.clean_fields`` reads them: a number may come as text, a list as comma-separated text.
+_KIND_SCHEMAS = {
+    "text": ({"type": "string"}, {"type": ["string", "integer", "null"]}),
+    "number": ({"type": "integer"}, {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^([-+]?[0-9]+)?$"},
+                                               {"type": "null"}]}),
+    "list": (_NAMES, {"anyOf": [_NAMES, {"type": "string"}, {"type": "null"}]}),
+    "date": ({"anyOf": _DATES}, {"anyOf": [*_DATES, {"type": "string", "maxLength": 0},
+                                           {"type": "integer", "minimum": 1000, "maximum": 9999}, {"type": "null"}]}),
+}
 
 
 def _field_schema(field: CatalogField, form: bool) -> dict[str, Any]:
     """What one catalogue field takes: as a multipart form value (``form``) or in the JSON ``PATCH`` body."""
-    described = {"description": field.label + (f" ({field.hint})" if field.hint else "")}
-    if field.kind == "list":
-        if form:
-            return {**described, "type": "array", "items": {"type": "string"},
-                    "description": described["description"] + "; repeat the field or separate names by commas"}
-        return {**described, "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}, {"type": "null"}]}
-    if field.kind == "number":
-        return {**described, "type": "integer"} if form else \
-            {**described, "anyOf": [{"type": "integer"}, {"type": "string", "pattern": _WHOLE_NUMBER}, {"type": "null"}]}
-    if field.kind == "date":
-        dates = [{"type": "string", "format": "date"}, {"type": "string", "pattern": _YEAR_OR_MONTH}]
-        if form:
-            return {**described, "anyOf": dates}
-        return {**described, "anyOf": [*dates, {"type": "string", "maxLength": 0}, {"type": "integer", "minimum": 1000, "maximum": 9999},
-                                        {"type": "null"}]}
-    return {**described, "type": "string"} if form else {**described, "type": ["string", "integer", "null"]}
+    description = field.label + (f" ({field.hint})" if field.hint else "")
+    if field.kind == "list" and form:
+        description += "; repeat the field or separate names by commas"
+    return {"description": description, **_KIND_SCHEMAS[field.kind][0 if form else 1]}
 
 
 def catalogue_schema(form: bool) -> dict[str, Any]:
