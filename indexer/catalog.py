@@ -118,7 +118,8 @@ def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
         kind = FIELDS.get(name)
         if kind is None:
             raise InvalidField(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
-        if value is None or value == "" or value == []:
+        # [] empties only a list field: for any other it is a value of the wrong kind (found by fuzzing the API).
+        if value is None or value == "" or (value == [] and kind == "list"):
             continue
         cleaned[name] = _clean_value(name, kind, value)
     return cleaned
@@ -138,7 +139,10 @@ def _clean_value(name: str, kind: str, value: Any) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise InvalidField(f"{name} must be a whole number, not {value!r}") from None
-    if not isinstance(value, (str, int, dt.date)):
+    # A whole float is the whole number (JSON's 2017.0 is 2017, as JSON Schema says); true/false are no text.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (str, int, dt.date)):
         raise InvalidField(f"{name} must be text, not {type(value).__name__}")
     if kind == "date":
         return _iso_date(name, str(value))

@@ -78,7 +78,9 @@ def check_query(request: SearchRequest, max_chars: int) -> str:
             outside 0..MAX_K.
     """
     query = (request.query or "").strip()
-    if not query:
+    # A byte-order mark (U+FEFF, pasted along with text) is no more a question than a space is; the API
+    # description's pattern for q says the same (search_app/openapi.yaml).
+    if not query.replace("\ufeff", "").strip():
         raise InvalidQuery("the question is empty; type a few words to search for")
     if len(query) > max_chars:
         raise InvalidQuery(f"the question is {len(query)} characters long; the limit is {max_chars}")

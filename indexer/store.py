@@ -34,6 +34,8 @@ __all__ = ["FORMAT_VERSION", "Manifest", "Store"]
 
 log = logging.getLogger(__name__)
 
+#: The largest integer SQLite stores (and so the largest id a row can have).
+_SQLITE_MAX_INTEGER = 2**63 - 1
 _SCHEMA = Path(__file__).with_name("schema.sql").read_text(encoding="utf-8")
 
 
@@ -123,7 +125,9 @@ class Store:
         Raises:
             DocumentNotFound: there is none.
         """
-        row = self.connection().execute(f"{DOCUMENT_SELECT} WHERE d.id = ?", (document_id,)).fetchone()
+        # An id beyond SQLite's 64-bit integers names no document (and could not even be bound to the query).
+        in_range = -_SQLITE_MAX_INTEGER - 1 <= document_id <= _SQLITE_MAX_INTEGER
+        row = self.connection().execute(f"{DOCUMENT_SELECT} WHERE d.id = ?", (document_id,)).fetchone() if in_range else None
         if row is None:
             raise DocumentNotFound(f"no document with id {document_id}; GET /api/documents lists them")
         return document_from_row(row)

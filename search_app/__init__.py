@@ -13,6 +13,7 @@ from .admin import admin
 from .api import api
 from .errors import register_error_handlers
 from .limits import init_rate_limit, trust_proxies
+from .openapi import openapi
 from .pages import pages
 from .security import init_security_headers
 from .state import attach_knowledge_base
@@ -45,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None, embedder: Embedder | None =
     app.config["MAX_CONTENT_LENGTH"] = int(float(app.config["KB_MAX_UPLOAD_MB"]) * 1024 * 1024)
     app.json.ensure_ascii = False
     attach_knowledge_base(app, embedder)
-    for blueprint in (api, pages, admin, widget):
+    for blueprint in (api, pages, admin, widget, openapi):
         app.register_blueprint(blueprint)
     init_widget(app)
     register_error_handlers(app)

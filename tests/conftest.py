@@ -266,11 +266,16 @@ def empty_client(make_app, tmp_path: Path) -> FlaskClient:
 
 
 def assert_error_shape(response, status: int, code: str | None = None) -> None:
-    """The response is the app's one error shape, ``{"error": {"code", "message"}}``, with this status (and code)."""
+    """The response is the app's one error shape, ``{"error": {"code", "message"}}``, with this status (and code);
+    a 500 adds ``request_id``, the same as its ``X-Request-Id`` header."""
     assert response.status_code == status
     body = response.get_json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message"}
+    if status == 500:
+        assert set(body["error"]) == {"code", "message", "request_id"}
+        assert body["error"]["request_id"] == response.headers["X-Request-Id"]
+    else:
+        assert set(body["error"]) == {"code", "message"}
     assert body["error"]["message"]
     if code:
         assert body["error"]["code"] == code

@@ -346,6 +346,15 @@ def test_patch_with_a_bad_field_is_400(client):
         assert_error_shape(client.patch("/api/documents/1", headers=AUTH, json=fields), 400, "invalid_field")
 
 
+def test_patch_with_an_empty_list_for_a_text_field_is_400_and_changes_nothing(client):
+    # Found by fuzzing: {"language": []} removed the field though the description allows only text, a number or null.
+    before = client.get("/api/documents/1").get_json()
+    response = client.patch("/api/documents/1", headers=AUTH, json={"title": "Changed", "language": []})
+    assert_error_shape(response, 400, "invalid_field")
+    assert "language must be text, not list" in response.get_json()["error"]["message"]
+    assert client.get("/api/documents/1").get_json() == before
+
+
 def test_patch_or_delete_unknown_document_is_404(client):
     assert_error_shape(client.patch("/api/documents/9999", headers=AUTH, json={"title": "x"}), 404, "document_not_found")
     assert_error_shape(client.delete("/api/documents/9999", headers=AUTH), 404, "document_not_found")

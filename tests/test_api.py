@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from .conftest import assert_error_shape
+from .conftest import AUTH, assert_error_shape
 
 
 def test_search_returns_ranked_passages_with_sources(client):
@@ -129,3 +129,10 @@ def test_the_first_results_carry_their_answering_sentence(client):
     default = client.get("/api/search?q=pension&k=5").get_json()["results"]
     assert [result["answer"] for result in default[:3]] == [result["answer"] for result in
                                                            client.get("/api/search?q=pension&k=5&answers=3").get_json()["results"][:3]]
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_an_id_too_large_for_the_index_is_a_404(client, method):
+    # Found by fuzzing: an id beyond 64 bits was a 500.
+    response = client.open("/api/documents/12404141517190387712", method=method, json={"title": "x"}, headers=AUTH)
+    assert_error_shape(response, 404, "document_not_found")

@@ -153,3 +153,25 @@ def test_a_fraction_or_a_boolean_is_not_a_session_number():
 def test_dates_are_stored_zero_padded():
     assert clean_fields({"date": "2017-5-3"}) == {"date": "2017-05-03"}
     assert clean_fields({"date": "2017-5"}) == {"date": "2017-05"}
+
+
+def test_a_whole_float_is_its_number_for_text_and_dates_too():
+    # Found by fuzzing the API: JSON Schema counts 2017.0 as the integer 2017, which the description allows.
+    assert clean_fields({"date": 2017.0, "title": 12.0}) == {"date": "2017", "title": "12"}
+    with pytest.raises(InvalidField, match="title must be text, not float"):
+        clean_fields({"title": 2.5})
+
+
+@pytest.mark.parametrize("name", ["title", "date"])
+def test_a_boolean_is_not_text(name):
+    # Seen while fixing the float case: true was stored as the text "True" (the description allows no boolean).
+    with pytest.raises(InvalidField, match=f"{name} must be text, not bool"):
+        clean_fields({name: True})
+
+
+def test_an_empty_list_empties_only_a_list_field():
+    # Found by fuzzing the API: {"language": []} was taken as "remove the language".
+    assert clean_fields({"countries": [], "speakers": []}) == {}
+    for name in ("title", "language", "date", "session"):
+        with pytest.raises(InvalidField, match=f"{name} must be"):
+            clean_fields({name: []})

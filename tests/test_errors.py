@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,56 @@ def _imported(source: Path) -> set[str]:
 def test_the_library_never_imports_the_web_framework():
     for source in (ROOT / "indexer").rglob("*.py"):
         assert not _imported(source) & {"flask", "werkzeug", "search_app"}, source
+
+
+def test_a_405_keeps_its_allow_header(client):
+    # Found by fuzzing (Schemathesis's unsupported-method check): the JSON 405 had lost werkzeug's Allow header.
+    response = client.open("/api/documents/1", method="PUT")
+    assert_error_shape(response, 405, "method_not_allowed")
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}
+    assert response.mimetype == "application/json"
+
+
+def test_an_unexpected_error_is_logged_and_answered_under_one_request_id(raising_client, caplog):
+    with caplog.at_level(logging.ERROR):
+        response = raising_client.get("/api/raise/unexpected")
+    assert_error_shape(response, 500, "internal_error")
+    request_id = response.get_json()["error"]["request_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id) and response.headers["X-Request-Id"] == request_id
+    record = next(record for record in caplog.records if record.exc_info)
+    assert request_id in record.getMessage() and "a secret detail of the server" in caplog.text
+
+
+def test_a_plain_request_id_from_the_client_is_kept_and_logged(raising_client, caplog):
+    with caplog.at_level(logging.ERROR):
+        response = raising_client.get("/api/raise/unexpected", headers={"X-Request-Id": "edge-7f3a.1:2_x"})
+    assert response.headers["X-Request-Id"] == "edge-7f3a.1:2_x"
+    assert response.get_json()["error"]["request_id"] == "edge-7f3a.1:2_x"
+    assert "edge-7f3a.1:2_x" in caplog.text
+
+
+@pytest.mark.parametrize("given", ["", "has space", "x" * 129, "<script>", "a\u00e9"])
+def test_an_odd_request_id_from_the_client_is_replaced(client, given):
+    response = client.get("/api/health", headers={"X-Request-Id": given})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-Id"])
+
+
+@pytest.mark.parametrize("url", ["/api/health", "/api/documents/9999", "/", "/embed.js", "/no-such-page"])
+def test_every_response_has_its_own_request_id(client, url):
+    first, second = client.get(url), client.get(url)
+    assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
+    first.close()
+    second.close()
+
+
+def test_a_500_page_shows_its_request_id(make_app, tmp_path):
+    app = make_app(tmp_path / "data")
+
+    def broken():
+        raise RuntimeError("a bug")
+
+    app.view_functions["widget.docs"] = broken
+    response = app.test_client().get("/embed/docs")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert response.headers["X-Request-Id"] in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)

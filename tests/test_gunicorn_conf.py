@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import pytest
 
+from indexer.settings import default
 from search_app import gunicorn_conf
 
 
@@ -35,3 +37,11 @@ def test_a_spinning_setting_already_made_is_kept(monkeypatch):
 @pytest.mark.parametrize("name, value", [("control_socket_disable", True), ("timeout", 120)])
 def test_settings(name, value):
     assert getattr(gunicorn_conf, name) == value
+
+
+@pytest.mark.parametrize("character", ["\U0001d4e3", "\u0e1a", "é", "a"])
+def test_the_longest_question_in_any_script_fits_the_request_line(character):
+    # Found by fuzzing: gunicorn's default limit (4094 bytes) answered a long non-Latin question with an HTML 414.
+    question = character * default("KB_MAX_QUERY_CHARS")
+    line = f"GET /api/search?{urlencode({'q': question, 'k': 100, 'mode': 'keyword', 'country': 'Viet Nam'})} HTTP/1.1"
+    assert len(line.encode()) <= gunicorn_conf.limit_request_line <= 8190  # 8190: the most gunicorn takes

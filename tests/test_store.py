@@ -191,3 +191,13 @@ def test_a_failing_snapshot_does_not_hide_the_error_that_stopped_the_writer(stor
     with pytest.raises(OSError, match="disk full"):  # after a successful write, a snapshot error is the error
         with store.writing():
             pass
+
+
+@pytest.mark.parametrize("document_id", [2**63, 12404141517190387712, -(2**63) - 1])
+def test_an_id_beyond_sqlite_integers_is_no_document(store, document_id):
+    # Found by fuzzing the API: DELETE /api/documents/12404141517190387712 was a 500 (OverflowError binding the id).
+    for read_or_write in (store.document, store.delete_document):
+        with pytest.raises(DocumentNotFound, match=str(document_id)):
+            read_or_write(document_id)
+    with pytest.raises(DocumentNotFound):
+        store.update_fields(document_id, "title", "type", {})
