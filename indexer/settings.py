@@ -122,8 +122,9 @@ SETTINGS = (
     Setting("KB_PER_DOCUMENT", 3, _number(int, -1, "a whole number, 0 or more (e.g. 3)"),
             "Most passages of one document in a result list (0: no cap), unless a search says `per_document`."),
     Setting("KB_ANSWERS", 3, _number(int, -1, "a whole number, 0 or more (e.g. 3)"),
-            "First results whose answering sentence is marked (`answer` in the API, bold on the page and in the widget, "
-            "`→` in `kb search`), unless a search says `answers`; each costs an embedding of its sentences. 0: none."),
+            "First results whose answering sentence the search page and `kb search` mark (bold; `→`), unless the address "
+            "says `answers`; each costs an embedding of a few of its sentences (about 45 ms on 2 cores). 0: none. The "
+            "JSON API marks none unless asked (`answers=N`); the widget asks for 3 (`data-kb-answers`)."),
     Setting("KB_ADMIN_TOKEN", "", str, "Bearer token for adding, editing and removing documents over HTTP; "
             "empty: the write API is off.", scope=("app",)),
     Setting("KB_MAX_UPLOAD_MB", 50.0, _number(float, 0, "a number of megabytes above 0 (e.g. 50)"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 
 from indexer import Hit, IndexNotBuilt, InvalidQuery
 
@@ -71,7 +71,7 @@ def search_page():
     result, problem = None, None
     if query:
         try:
-            result = search_from_request()
+            result = search_from_request(answers=current_app.config["KB_ANSWERS"])
         except (InvalidQuery, IndexNotBuilt) as error:
             problem = error.message
     return render_template("search.html", query=query, result=result, problem=problem, segments=marked_segments,

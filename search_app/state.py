@@ -50,8 +50,12 @@ def int_arg(name: str, default: int) -> int:
         raise InvalidQuery(f"parameter {name!r} must be a whole number, not {raw!r}") from None
 
 
-def search_from_request() -> SearchResult:
+def search_from_request(answers: int = 0) -> SearchResult:
     """Run the search the query string describes; every other parameter is a catalogue filter.
+
+    Args:
+        answers: in how many of the first results to mark the answering sentence unless the query string says
+            (``answers``): the API marks none by default, the search page ``KB_ANSWERS``.
 
     Raises:
         InvalidQuery: a bad question, k, mode, cap, group or filter (unknown filters list the valid ones).
@@ -67,5 +71,5 @@ def search_from_request() -> SearchResult:
         filters=filters,
         per_document=int_arg("per_document", current_app.config["KB_PER_DOCUMENT"]),
         group=group == "document",
-        answers=int_arg("answers", current_app.config["KB_ANSWERS"]),
+        answers=int_arg("answers", answers),
     )

@@ -126,9 +126,7 @@ def test_the_first_results_carry_their_answering_sentence(client):
         if result["answer"] is not None:  # a one-sentence passage needs no mark
             start, end = result["answer"]
             assert 0 <= start < end <= len(result["text"])
-    default = client.get("/api/search?q=pension&k=5").get_json()["results"]
-    assert [result["answer"] for result in default[:3]] == [result["answer"] for result in
-                                                           client.get("/api/search?q=pension&k=5&answers=3").get_json()["results"][:3]]
+    assert all(result["answer"] is None for result in client.get("/api/search?q=pension&k=5").get_json()["results"])
 
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])

@@ -95,25 +95,17 @@
     } catch (e) { return null; }
   }
 
-  /* The passage text with the query's terms in <mark> and its answering sentence in <strong>; ranges count
-     code points, as Python does. */
+  /* Query terms in <mark>, the answering sentence in <strong>; ranges count code points, as Python does. */
   function passage(text, highlights, answer) {
-    var node = el("p", { className: "text" }), chars = Array.from(text || ""), n = chars.length;
-    var terms = (highlights || []).filter(function (r) { return r[1] > r[0]; });
-    var cuts = [0, n];
-    terms.forEach(function (r) { cuts.push(r[0], r[1]); });
-    if (answer) cuts.push(answer[0], answer[1]);
-    cuts = cuts.map(function (c) { return Math.max(0, Math.min(n, c)); }).sort(function (a, b) { return a - b; })
-      .filter(function (c, i, all) { return i === 0 || c !== all[i - 1]; });
-    var strong = el("strong", { className: "answer" });
+    var node = el("p", { className: "text" }), chars = Array.from(text || ""), strong = el("strong", { className: "answer" });
+    var cuts = [0, chars.length].concat(answer || [], [].concat.apply([], highlights || []))
+      .map(function (c) { return Math.max(0, Math.min(chars.length, c)); }).sort(function (a, b) { return a - b; });
     for (var i = 0; i + 1 < cuts.length; i++) {
       var a = cuts[i], b = cuts[i + 1], piece = chars.slice(a, b).join("");
-      var term = terms.some(function (r) { return r[0] <= a && b <= r[1]; });
-      var child = term ? el("mark", null, piece) : document.createTextNode(piece);
-      if (answer && answer[0] <= a && b <= answer[1]) {
-        if (!strong.parentNode) node.appendChild(strong);
-        strong.appendChild(child);
-      } else node.appendChild(child);
+      if (b <= a) continue;
+      var child = (highlights || []).some(function (r) { return r[0] <= a && b <= r[1]; }) ? el("mark", null, piece) : document.createTextNode(piece);
+      if (answer && answer[0] <= a && b <= answer[1]) (strong.parentNode ? strong : node.appendChild(strong)).appendChild(child);
+      else node.appendChild(child);
     }
     return node;
   }
@@ -133,9 +125,11 @@
     var lang = language(host), t = LABELS[lang];
     var k = parseInt(host.getAttribute("data-kb-k"), 10);
     k = isNaN(k) ? 5 : Math.min(100, Math.max(1, k));
+    var answers = parseInt(host.getAttribute("data-kb-answers"), 10);
+    answers = isNaN(answers) ? 3 : Math.min(k, Math.max(0, answers));
     var filters = [];
     new URLSearchParams(host.getAttribute("data-kb-filters") || "").forEach(function (value, name) {
-      if (name !== "q" && name !== "k") filters.push([name, value]);
+      if (name !== "q" && name !== "k" && name !== "answers") filters.push([name, value]);
     });
     var theme = host.getAttribute("data-kb-theme");
     theme = theme === "dark" || theme === "auto" ? theme : "light";
@@ -214,6 +208,7 @@
       say(t.searching);
       var params = query(question);
       params.append("k", k);
+      params.append("answers", answers);
       fetch(base + "/api/search?" + params, {
         headers: { Accept: "application/json" }, credentials: "omit", mode: "cors", signal: ctrl ? ctrl.signal : undefined
       }).then(function (response) {
