@@ -20,6 +20,7 @@ __all__ = [
     "IndexNotBuilt",
     "IndexDamaged",
     "IndexOutdated",
+    "IndexReplaced",
     "ModelMismatch",
     "ModelUnavailable",
     "FileMissing",
@@ -135,6 +136,13 @@ class IndexDamaged(KBError):
 
     code = "index_damaged"
     status = 503  # the service cannot answer until the index is rebuilt
+
+
+class IndexReplaced(KBError):
+    """A change waited for the write lock while ``kb index --rebuild`` or ``kb restore`` put another index in place."""
+
+    code = "index_replaced"
+    status = 409  # nothing was changed; the same request, sent again, goes to the new index
 
 
 class IndexOutdated(KBError):

@@ -8,13 +8,13 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .audit import AuditEntry, carry_over, local_client, read_recent, record, result_of
 from .chunk import ChunkSettings
 from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
-from .errors import DocumentNotFound, FileMissing, IndexNotBuilt, KBError, ModelMismatch
+from .errors import DocumentNotFound, FileMissing, IndexNotBuilt, IndexReplaced, KBError, ModelMismatch
 from .extraction_pool import ExtractionLimits
 from .language import detect_language
 from .ocr import OcrSettings
@@ -239,12 +239,21 @@ class KnowledgeBase:
         """
         path = Path(path)
         try:
-            document = self._add(path, fields, filename)
+            document = self._again_if_replaced(lambda: self._add(path, fields, filename))
         except Exception as error:
             self._audit("add", client, None, filename or path.name, _sha256_if_file(path), result_of(error))
             raise
         self._audit("add", client, document.id, document.filename, document.sha256)
         return document
+
+    @staticmethod
+    def _again_if_replaced(change: Callable[[], Document]) -> Document:
+        """Run ``change``, and once more if a rebuild or restore swapped in another index while it waited for the
+        write lock (nothing was written; the second run opens the new index, as ``store`` notices)."""
+        try:
+            return change()
+        except IndexReplaced:
+            return change()
 
     def _add(self, path: Path, fields: dict | None, filename: str | None) -> Document:
         if not path.is_file():
@@ -272,7 +281,7 @@ class KnowledgeBase:
             InvalidField: a bad field.
         """
         try:
-            document = self._update(document_id, fields)
+            document = self._again_if_replaced(lambda: self._update(document_id, fields))
         except Exception as error:
             self._audit("update", client, document_id, self._filename_of(document_id), result=result_of(error))
             raise
@@ -301,7 +310,7 @@ class KnowledgeBase:
             DocumentNotFound: no such document.
         """
         try:
-            document = self._remove(document_id)
+            document = self._again_if_replaced(lambda: self._remove(document_id))
         except Exception as error:
             self._audit("remove", client, document_id, self._filename_of(document_id), result=result_of(error))
             raise

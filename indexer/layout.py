@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import IndexDamaged, IndexNotBuilt, IndexOutdated, InvalidSetting
+from .errors import IndexDamaged, IndexNotBuilt, IndexOutdated, IndexReplaced, InvalidSetting
 
 __all__ = ["FORMAT_VERSION", "Manifest", "IndexLayout", "staging_dir", "swap_in", "temporary_path"]
 
@@ -90,9 +90,17 @@ class IndexLayout:
 
         Every writer takes it (``Store.writing``), so holding it gives a point where the database, its
         snapshots and the kept originals agree. The kernel releases it if the holder dies.
+
+        Raises:
+            IndexReplaced: while this waited, a rebuild or restore swapped another index into the directory
+                (the lock held is the retired index's): nothing may be written to it.
         """
         with open(self.write_lock, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            held, current = os.fstat(lock.fileno()), _stat(self.write_lock)
+            if current is None or (held.st_dev, held.st_ino) != (current.st_dev, current.st_ino):
+                raise IndexReplaced(f"the index in {self.data_dir} was replaced (kb index --rebuild or kb restore) while "
+                                    "this change waited for it; nothing was changed: send it again")
             yield
 
     @property
@@ -214,3 +222,11 @@ def _exchange(first: Path, second: Path) -> bool:
 def temporary_path(target: Path) -> Path:
     """A hidden name beside ``target`` for writing it whole before ``os.replace`` puts it in place."""
     return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """``os.stat(path)``, or None when nothing is there (a swap in progress)."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None

@@ -49,3 +49,49 @@ def test_reading_a_manifest_names_what_is_wrong(tmp_path):
     layout.manifest.write_text(json.dumps({"model": "m", "dimension": 8, "format_version": 1}), encoding="utf-8")
     with pytest.raises(IndexOutdated, match="--rebuild"):
         layout.read_manifest()
+
+
+def test_a_writer_that_waited_through_a_swap_is_refused_not_let_into_the_retired_index(tmp_path, monkeypatch):
+    from indexer import layout as layout_module
+    from indexer.errors import IndexReplaced
+
+    layout = IndexLayout(tmp_path / "kb")
+    layout.data_dir.mkdir()
+    real_flock = layout_module.fcntl.flock
+
+    def flock_after_a_swap(descriptor, operation):
+        # What a rebuild does while this writer waits: the directory is exchanged for a new one.
+        (tmp_path / "kb").rename(tmp_path / "retired")
+        (tmp_path / "kb").mkdir()
+        monkeypatch.setattr(layout_module.fcntl, "flock", real_flock)
+        return real_flock(descriptor, operation)
+
+    monkeypatch.setattr(layout_module.fcntl, "flock", flock_after_a_swap)
+    with pytest.raises(IndexReplaced, match="was replaced .* send it again"):
+        with layout.write_locked():
+            pass
+    with layout.write_locked():  # the next writer locks the new index
+        assert (tmp_path / "kb" / "write.lock").exists()
+
+
+def test_a_change_refused_by_a_swap_is_made_once_more_on_the_new_index(indexed_kb, small_corpus, monkeypatch):
+    from contextlib import contextmanager
+
+    from indexer.errors import IndexReplaced
+    from indexer.layout import IndexLayout as Layout
+
+    real = Layout.write_locked
+    refusals = []
+
+    @contextmanager
+    def replaced_once(self):
+        if not refusals:
+            refusals.append(True)
+            raise IndexReplaced("replaced while waiting")
+        with real(self):
+            yield
+
+    monkeypatch.setattr(Layout, "write_locked", replaced_once)
+    document = indexed_kb.documents()[0]
+    assert indexed_kb.update(document.id, {"title": "Renamed"}).title == "Renamed"
+    assert refusals == [True]
