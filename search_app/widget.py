@@ -49,6 +49,8 @@ EMBED_OPTIONS = (
     EmbedOption("data-kb-endpoint", "", "where embed.js was loaded from",
                 "Address of the search service (its origin, plus a path prefix if it is served under one)."),
     EmbedOption("data-kb-k", "k", "5", "Number of passages shown, 1–100."),
+    EmbedOption("data-kb-answers", "answers", "3", "In how many of the first results the answering sentence is in bold "
+                "(0: none)."),
     EmbedOption("data-kb-filters", "type=…&session=…", "none",
                 "Fixed catalogue filters in query-string form, e.g. `type=presentation` or `session=2`; repeat a field "
                 f"for OR (`country=Thailand&country=Viet Nam`). Fields: {', '.join(FILTER_FIELDS)}. In the iframe address "
