@@ -21,12 +21,15 @@ __all__ = ["sentence_spans", "answer_spans"]
 #: A sentence ends at . ! ? … or ; followed by space and a capital letter or digit (so "e.g. the" goes on), or at a
 #: line break (slides and lists put one point on a line).
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])[\"'”’)\]]*\s+(?=[\"'“‘(¿¡\[•\-–—]*[A-Z0-9À-ÖØ-Þ])|\s*\n\s*")
+#: Words whose stop does not end a sentence (English, Spanish, French).
+_ABBREVIATION = re.compile(r"\b(?:No|Nos|Nº|Núm|Art|Arts|p|pp|e\.g|i\.e|cf|vs|Dr|Mr|Mrs|Ms|Mme|Sr|Sra|St|Fig|Vol|Inc|Ltd|Co|approx|etc)\.$",
+                           re.IGNORECASE)
+#: A candidate alone needs this many words; a shorter sentence is only scored joined with the next.
+FEWEST_WORDS = 4
 #: Below this many characters a sentence is joined with the next one as a second candidate.
 SHORT_SENTENCE = 80
-#: What a written sentence ends with; a candidate without it (a title, a heading, a bullet) scores this much lower,
-#: so a heading that repeats the question's words does not win over the sentence that answers it.
+#: What a written sentence ends with.
 _ENDS_SENTENCE = re.compile(r"[.!?…;:][\"'”’)\]]*$")
-UNFINISHED_PENALTY = 0.05
 #: Candidates the model scores per passage (see ``_likeliest``).
 MOST_CANDIDATES = 5
 
@@ -35,6 +38,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` character ranges of the sentences of ``text``, without surrounding spaces."""
     spans, start = [], 0
     for boundary in _SENTENCE_END.finditer(text):
+        if "\n" not in boundary.group() and _ABBREVIATION.search(text, 0, boundary.start()):
+            continue  # "Convention No. 183" and "e.g. Thailand" go on
         spans.append((start, boundary.start()))
         start = boundary.end()
     spans.append((start, len(text)))
@@ -51,11 +56,18 @@ def _stripped(text: str, span: tuple[int, int]) -> tuple[int, int]:
 
 
 def _candidates(text: str) -> list[tuple[int, int]]:
-    """Every sentence, and every short sentence joined with the next, but never the whole passage."""
+    """Every sentence of a few words, and every short sentence joined with the next, but never the whole passage."""
     sentences = sentence_spans(text)
-    joined = [(first[0], second[1]) for first, second in zip(sentences, sentences[1:]) if first[1] - first[0] < SHORT_SENTENCE]
+    # A heading (no stop at its end) is never joined to the sentence under it: the mark is for what answers.
+    joined = [(first[0], second[1]) for first, second in zip(sentences, sentences[1:])
+              if first[1] - first[0] < SHORT_SENTENCE and _ENDS_SENTENCE.search(text[first[0]:first[1]])]
     whole = (sentences[0][0], sentences[-1][1]) if sentences else None
-    return sentences + [span for span in joined if span != whole]
+    alone = [span for span in sentences if len(text[span[0]:span[1]].split()) >= FEWEST_WORDS]
+    candidates = alone + [span for span in joined if span != whole]
+    # Where the passage has written sentences, a title, heading or bullet line is no answer (on a slide, where no
+    # line ends as a sentence, every line stays a candidate).
+    written = [span for span in candidates if _ENDS_SENTENCE.search(text[span[0]:span[1]])]
+    return written or candidates
 
 
 def _shared(span: tuple[int, int], terms: Sequence[tuple[int, int]]) -> int:
@@ -90,8 +102,10 @@ def answer_spans(embedder: Embedder, question: np.ndarray, texts: Sequence[str],
         ``(start, end)`` per text, or None for a text with one sentence (the whole passage answers).
     """
     words = [highlights[index] if index < len(highlights) else () for index in range(len(texts))]
-    candidates = [_likeliest(_candidates(text), terms) for text, terms in zip(texts, words)]
-    flat = [(index, span) for index, spans in enumerate(candidates) if len(spans) > 1 for span in spans]
+    # A one-sentence passage is its own answer: nothing to mark.
+    candidates = [_likeliest(_candidates(text), terms) if len(sentence_spans(text)) > 1 else []
+                  for text, terms in zip(texts, words)]
+    flat = [(index, span) for index, spans in enumerate(candidates) for span in spans]
     if not flat:
         return [None] * len(texts)
     vectors = passage_vectors(embedder, [texts[index][first:last] for index, (first, last) in flat])
@@ -100,8 +114,6 @@ def answer_spans(embedder: Embedder, question: np.ndarray, texts: Sequence[str],
     for (index, span), score in zip(flat, similarity):
         shared = _shared(span, words[index])
         value = float(score) + 0.01 * min(shared, 3)  # a cosine step of 0.01 per shared word, at most three
-        if not _ENDS_SENTENCE.search(texts[index][span[0]:span[1]]):
-            value -= UNFINISHED_PENALTY
         if index not in best or value > best[index][0]:
             best[index] = (value, span)
     return [best[index][1] if index in best else None for index in range(len(texts))]

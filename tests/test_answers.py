@@ -17,6 +17,18 @@ def test_sentences_end_at_a_stop_before_a_capital_or_at_a_line_break():
                                 "¿Qué cubre?", "Todo."]
 
 
+def test_an_abbreviation_does_not_end_a_sentence():
+    assert _sentences("Convention No. 183 applies to all. Benefits follow, e.g. Cash. Art. 5 says so.") == [
+        "Convention No. 183 applies to all.", "Benefits follow, e.g. Cash.", "Art. 5 says so."]
+
+
+def test_a_heading_or_a_fragment_loses_to_a_written_sentence(fake_embedder):
+    text = "The monotributo scheme\nThe monotributo scheme merges tax and social security contributions for workers. (No. 183)."
+    question = fake_embedder.encode(["monotributo scheme"])[0]
+    [answer] = answer_spans(fake_embedder, question, [text])
+    assert text[answer[0]:answer[1]].startswith("The monotributo scheme merges")
+
+
 def test_a_text_without_a_stop_is_one_sentence_and_spaces_are_trimmed():
     assert sentence_spans("  social protection floor  ") == [(2, 25)]
     assert sentence_spans("") == []
@@ -48,8 +60,8 @@ def test_a_one_sentence_passage_gets_no_mark_and_the_model_runs_once(fake_embedd
             return fake_embedder.encode(texts)
 
     question = fake_embedder.encode(["pensions"])[0]
-    spans = answer_spans(Counting(), question, ["Only one sentence here", "Pensions rose. Costs fell."])
-    assert spans[0] is None and spans[1] == (0, 14)
+    spans = answer_spans(Counting(), question, ["Only one sentence here", "Pensions rose by ten percent. Costs fell a little too."])
+    assert spans[0] is None and spans[1] == (0, 29)
     assert len(calls) == 1 and all(text.startswith("passage: ") for text in calls[0])  # one batch, with the model's prompt
 
 
