@@ -123,7 +123,7 @@ SETTINGS = (
             "Most passages of one document in a result list (0: no cap), unless a search says `per_document`."),
     Setting("KB_ANSWERS", 3, _number(int, -1, "a whole number, 0 or more (e.g. 3)"),
             "First results whose answering sentence the search page and `kb search` mark (bold; `→`), unless the address "
-            "says `answers`; each costs an embedding of a few of its sentences (about 45 ms on 2 cores). 0: none. The "
+            "says `answers`; each costs an embedding of a few of its sentences (about 35 ms on 2 cores). 0: none. The "
             "JSON API marks none unless asked (`answers=N`); the widget asks for 3 (`data-kb-answers`)."),
     Setting("KB_ADMIN_TOKEN", "", str, "Bearer token for adding, editing and removing documents over HTTP; "
             "empty: the write API is off.", scope=("app",)),
