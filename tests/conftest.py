@@ -7,6 +7,8 @@ import hashlib
 import io
 import json
 import re
+import socket
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -285,3 +287,19 @@ def upload(client: FlaskClient, path: Path, name: str | None = None, headers=AUT
     """POST one file (read into memory, so no file handle is left open) with catalogue fields."""
     data = {"file": (io.BytesIO(path.read_bytes()), name or path.name), **fields}
     return client.post("/api/documents", data=data, headers=headers, content_type="multipart/form-data")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for servers the tests start)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def upload_dir(tmp_path, monkeypatch) -> Path:
+    """Where the app writes its temporary copies of uploads (tests check it is left empty)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tempfile
 import threading
 from pathlib import Path
 
@@ -18,14 +17,6 @@ from search_app.admin import upload_name
 
 from .conftest import ADMIN_TOKEN, AUTH, assert_error_shape, make_docx, make_pdf, make_pptx, upload
 
-
-@pytest.fixture
-def upload_dir(tmp_path, monkeypatch) -> Path:
-    """Where the app writes its temporary copies of uploads (checked empty after each request)."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 @pytest.fixture

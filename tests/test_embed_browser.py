@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import make_pdf, make_pptx, make_scan
+from .conftest import free_port, make_pdf, make_pptx, make_scan
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.is_file():
@@ -44,11 +43,6 @@ PWNED = "<script>window.__pwned=1</script>"
 PWNED_IMG = '<img src=x onerror="window.__pwned=2">'
 RESULTS = re.compile(r"^\d+ passages? for “")
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +142,7 @@ def other_site():
 
 @pytest.fixture(scope="module")
 def service(data_dir, site) -> str:
-    port = _free_port()
+    port = free_port()
     # No rate limit: the tests ask more questions from one address than a visitor would.
     env = {**os.environ, "KB_CORS_ORIGINS": site.origin, "KB_EMBED_ORIGINS": site.origin, "KB_RATE_LIMIT": "off"}
     env.pop("KB_ADMIN_TOKEN", None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import make_docx, make_pdf, make_pptx
+from .conftest import free_port, make_docx, make_pdf, make_pptx
 
 pytestmark = pytest.mark.slow
 KB = [sys.executable, "-m", "indexer"]
@@ -65,11 +64,6 @@ def test_second_index_run_reembeds_nothing(corpus_dir, data_dir):
     assert "0 indexed" in done.stdout and "3 unchanged" in done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def _get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=30) as response:
@@ -79,7 +73,7 @@ def _get_json(url: str) -> dict:
 @pytest.fixture(scope="module", params=[1, 4], ids=["sync", "gthread"])
 def server(data_dir, request):
     """`kb serve` with one worker: sync, or gthread with 4 threads (`--threads 4`)."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([*KB, "serve", "--port", str(port), "--workers", "1", "--threads", str(request.param),
                                 "--data-dir", str(data_dir)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)

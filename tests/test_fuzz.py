@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from indexer.settings import read
 from search_app import gunicorn_conf
 from search_app.openapi import openapi_spec
 
-from .conftest import make_pdf
+from .conftest import free_port, make_pdf
 
 pytestmark = pytest.mark.slow
 KB = [sys.executable, "-m", "indexer"]
@@ -57,11 +56,6 @@ SCHEMATHESIS_CONFIG = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
@@ -80,7 +74,7 @@ def data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(data_dir, tmp_path_factory):
     """``kb serve`` (gunicorn, one worker) with the admin token; its log is printed when a test fails."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("fuzz-log") / "server.log"
     # The read API's rate limit is off: the fuzzer's bursts are no abuse (test_openapi.py produces its 429).
     env = {**os.environ, "KB_ADMIN_TOKEN": TOKEN, "KB_RATE_LIMIT": "off"}

@@ -4,7 +4,6 @@ what people typed escaped."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,6 @@ from .conftest import upload
 
 NOTE = "Quokka islanders received the zebrafinch maternity benefit in 2016, paid through their cooperative.\n"
 
-
-@pytest.fixture
-def upload_dir(tmp_path, monkeypatch) -> Path:
-    """Where the app writes its temporary copies of uploads."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 NAMES = {
