@@ -56,8 +56,11 @@ def _stripped(text: str, span: tuple[int, int]) -> tuple[int, int]:
 
 
 def _candidates(text: str) -> list[tuple[int, int]]:
-    """Every sentence of a few words, and every short sentence joined with the next, but never the whole passage."""
+    """Every sentence of a few words, and every short sentence joined with the next, but never the whole passage
+    (none for a one-sentence passage: it is its own answer, nothing to mark)."""
     sentences = sentence_spans(text)
+    if len(sentences) < 2:
+        return []
     # A heading (no stop at its end) is never joined to the sentence under it: the mark is for what answers.
     joined = [(first[0], second[1]) for first, second in zip(sentences, sentences[1:])
               if first[1] - first[0] < SHORT_SENTENCE and _ENDS_SENTENCE.search(text[first[0]:first[1]])]
@@ -102,9 +105,7 @@ def answer_spans(embedder: Embedder, question: np.ndarray, texts: Sequence[str],
         ``(start, end)`` per text, or None for a text with one sentence (the whole passage answers).
     """
     words = [highlights[index] if index < len(highlights) else () for index in range(len(texts))]
-    # A one-sentence passage is its own answer: nothing to mark.
-    candidates = [_likeliest(_candidates(text), terms) if len(sentence_spans(text)) > 1 else []
-                  for text, terms in zip(texts, words)]
+    candidates = [_likeliest(_candidates(text), terms) for text, terms in zip(texts, words)]
     flat = [(index, span) for index, spans in enumerate(candidates) for span in spans]
     if not flat:
         return [None] * len(texts)
