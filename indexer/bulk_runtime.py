@@ -107,6 +107,19 @@ class BulkRuntime:
         self._announced = False
         self._lock = threading.Lock()
 
+    def expect(self, passages: int) -> None:
+        """A job of about ``passages`` is coming: with more than ``TORCH_AFTER`` PyTorch starts loading now."""
+        if self._location is not None and passages > self._after:
+            with self._lock:
+                self._start_loading()
+
+    def _start_loading(self) -> None:
+        """Load PyTorch's model in a background thread, once (call with the lock held)."""
+        if self._loading is None:
+            loader = ThreadPoolExecutor(1, thread_name_prefix="kb-torch-load")
+            self._loading = loader.submit(self._load, self._location)
+            loader.shutdown(wait=False)  # its one thread ends when the model is loaded
+
     def torch_hidden(self, passages: int) -> Hidden | None:
         """PyTorch's forward pass once it is loaded, else None (run ONNX Runtime); counts ``passages``.
 
@@ -116,10 +129,8 @@ class BulkRuntime:
             return None
         with self._lock:
             self._embedded += passages
-            if self._loading is None and self._embedded > self._after:
-                loader = ThreadPoolExecutor(1, thread_name_prefix="kb-torch-load")
-                self._loading = loader.submit(self._load, self._location)
-                loader.shutdown(wait=False)  # its one thread ends when the model is loaded
+            if self._embedded > self._after:
+                self._start_loading()
             loading = self._loading
         if loading is None or not (loading.done() or self._after == 0):
             return None

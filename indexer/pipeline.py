@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .catalog import guess_type
 from .chunk import ChunkSettings, chunk_sections
-from .embed import Embedder, passage_vectors
+from .embed import Embedder, expect_passages, passage_vectors
 from .errors import DuplicateDocument, ExtractionError
 from .extraction_pool import Extraction, ExtractionLimits, extract_files, extract_one
 from .language import assign_languages
@@ -96,6 +96,7 @@ def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunk
         reading.close()
         read = [outcome for outcome in outcomes if isinstance(outcome, ReadFile) and outcome.extracted is not None]
         notices = store.remember_notices(find_notices([outcome.extracted for outcome in read]))
+        expect_passages(embedder, sum(_rough_passages(outcome.extracted, chunking) for outcome in read))
         saving = tqdm(total=len(read), desc="embedding", unit="file", disable=not progress, dynamic_ncols=True)
         for outcome in outcomes:
             report.files.append(_save_one(store, embedder, outcome, chunking, notices, report) if isinstance(outcome, ReadFile) else outcome)
@@ -103,6 +104,12 @@ def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunk
         saving.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _rough_passages(extracted: ExtractedText, chunking: ChunkSettings) -> int:
+    """About how many passages ``extracted`` makes: its words over the words a passage adds."""
+    words = sum(section.text.count(" ") + 1 for section in extracted.sections)
+    return words // max(chunking.max_words - chunking.overlap_words, 1) + 1
 
 
 def _read_all(store: Store, files: list[SourceFile], ocr: OcrSettings, limits: ExtractionLimits, report: IndexReport,
@@ -319,6 +326,7 @@ def index_records(store: Store, embedder: Embedder, records: list, chunking: Chu
     report = IndexReport()
     started = time.perf_counter()
     bar = tqdm(total=len(records), unit="record", disable=not progress, dynamic_ncols=True)
+    expect_passages(embedder, len(records))  # at least one passage each
     with store.writing():
         for first in range(0, len(records), batch):
             chunked = [(record, chunk_sections((Section(record.text, Location()),), chunking)) for record in records[first:first + batch]]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from indexer.bulk_runtime import TORCH_AFTER, BulkRuntime, native_bfloat16
+from indexer.embed import expect_passages
 
 
 class FakeTorchModel:
@@ -69,6 +70,27 @@ def test_auto_loads_pytorch_in_the_background_after_enough_passages():
     hidden = runtime.torch_hidden(64)
     assert hidden is not None
     assert hidden(np.zeros((2, 3), dtype=np.int64), np.ones((2, 3), dtype=np.int64)).shape == (2, 3, 4)
+
+
+def test_a_large_job_announced_loads_pytorch_before_its_first_batch():
+    runtime = BulkRuntime("model", choice="auto", load=FakeTorchModel, bfloat16=True)
+    runtime.expect(TORCH_AFTER)
+    assert runtime._loading is None, "no larger than a report: not worth loading PyTorch"
+    runtime.expect(5183)
+    wait_for_load(runtime)
+    assert runtime.torch_hidden(16) is not None, "the first batch already runs on PyTorch"
+
+
+def test_expect_passages_reaches_an_embedder_that_listens_and_skips_one_that_does_not(fake_embedder):
+    heard = []
+
+    class Listening:
+        def expect_passages(self, count: int) -> None:
+            heard.append(count)
+
+    expect_passages(Listening(), 900)
+    expect_passages(fake_embedder, 900)
+    assert heard == [900]
 
 
 def test_torch_bf16_waits_for_pytorch_from_the_first_batch():

@@ -150,12 +150,36 @@ def test_answers_outside_0_to_max_k_are_refused(kb):
 
 
 def test_fusion_is_chosen_per_model_with_a_default_for_the_others():
-    from indexer.search import MODEL_ALPHA, Fusion
+    from indexer.search import MODEL_FUSION, Fusion
 
-    assert Fusion.for_model("multilingual-e5-small").alpha == MODEL_ALPHA["multilingual-e5-small"]
-    assert Fusion.for_model("multilingual-e5-small@int8").alpha == MODEL_ALPHA["multilingual-e5-small"]
+    chosen = Fusion(**MODEL_FUSION["multilingual-e5-small"])
+    assert chosen.alpha == 0.7 and chosen.other_language_alpha == 0.9
+    assert Fusion.for_model("multilingual-e5-small") == chosen
+    assert Fusion.for_model("multilingual-e5-small@int8") == chosen
     assert Fusion.for_model("all-MiniLM-L6-v2") == Fusion()
-    assert KnowledgeBase("unused", model="multilingual-e5-small").fusion.alpha == MODEL_ALPHA["multilingual-e5-small"]
+    assert KnowledgeBase("unused", model="multilingual-e5-small").fusion == chosen
+
+
+@pytest.mark.parametrize(("question", "alpha"), [
+    ("How does Mongolia protect the maternity of self-employed women?", 0.7),
+    ("¿Cuántos trabajadores de la construcción en Zambia tienen protección social?", 0.9),
+    ("Comment la Mongolie protège-t-elle la maternité des travailleuses indépendantes ?", 0.9),
+    ("ILO", 0.7),  # too short to tell: the ordinary weight
+])
+def test_a_question_not_in_english_gets_the_other_language_weight(question, alpha):
+    from indexer.search import Fusion
+
+    assert Fusion(alpha=0.7, other_language_alpha=0.9).alpha_for(question) == alpha
+    assert Fusion(alpha=0.7).alpha_for(question) == 0.7
+
+
+def test_the_other_language_weight_ranks_a_spanish_question_by_its_dense_side(kb):
+    from indexer.search import Fusion
+
+    question = "¿Qué cubren las pensiones rurales para los trabajadores?"
+    kb.fusion = Fusion(alpha=0.5, other_language_alpha=1.0)
+    dense_only = [hit.passage.id for hit in kb.search(question, k=10).hits]
+    assert dense_only and dense_only == [hit.passage.id for hit in kb.search(question, k=10, mode="dense").hits]
 
 
 @pytest.mark.parametrize("question", ["\ufeff", " \ufeff\t", "\x1d"])
