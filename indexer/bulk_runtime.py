@@ -15,6 +15,7 @@ carries on; a ``kb add`` of one report never waits for it. ``KB_BULK_RUNTIME`` c
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import threading
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 #: Passages a process embeds in batches before ``auto`` loads PyTorch: about what ONNX Runtime embeds in
 #: the ten seconds loading takes, so a single report is never slowed and a whole collection gains.
 TORCH_AFTER = 256
+#: Batches go to PyTorch padded to a multiple of this many tokens (see ``TorchBfloat16.hidden``).
+_LENGTH_STEP = 16
 #: The CPU flags (Linux's names) of instructions that compute in bfloat16.
 _BFLOAT16_FLAGS = {"avx512_bf16", "amx_bf16"}
 
@@ -68,19 +71,43 @@ class TorchBfloat16:
 
     def __init__(self, location: str):
         import torch
-        from sentence_transformers import SentenceTransformer
 
         quiet_transformers()
         torch.set_num_threads(1)  # one core per call; the caller runs a call per core
         self._torch = torch
-        self._transformer = SentenceTransformer(location, device="cpu")[0].auto_model.eval()
+        self._transformer = _transformer(location).eval()
 
     def hidden(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The last hidden state, as float32, for a tokenised batch."""
         torch = self._torch
+        # oneDNN prepares its kernels once per input shape: padding to a multiple of 16 tokens (masked, so the
+        # vectors do not change) leaves 16 lengths instead of 256 to prepare (the first 500 passages 10% faster).
+        length = input_ids.shape[1]
+        padding = ((0, 0), (0, -length % _LENGTH_STEP))
+        input_ids, padded_mask = np.pad(input_ids, padding), np.pad(mask, padding)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            output = self._transformer(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask))
-        return output.last_hidden_state.float().numpy()
+            output = self._transformer(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(padded_mask))
+        return output.last_hidden_state[:, :length].float().numpy()
+
+
+def _transformer(location: str):
+    """The transformer of the sentence-transformers model at ``location``.
+
+    From its folder with transformers alone where ``modules.json`` says where it is (importing
+    sentence-transformers takes 3 of the 6 seconds loading costs), else through sentence-transformers.
+    """
+    modules = Path(location) / "modules.json"
+    try:
+        first = json.loads(modules.read_text(encoding="utf-8"))[0]
+    except (OSError, ValueError, IndexError, KeyError):
+        first = {}
+    if str(first.get("type", "")).endswith("models.Transformer"):
+        from transformers import AutoModel
+
+        return AutoModel.from_pretrained(str(Path(location) / first.get("path", "")))
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(location, device="cpu")[0].auto_model
 
 
 class BulkRuntime:

@@ -1,11 +1,11 @@
 """Indexing speed on an idle machine and with one core kept busy by another process.
 
 Builds the SciFact index from nothing (``KnowledgeBase.index_records``, as ``kb eval`` does) into a
-temporary folder, and times the bare forward pass two ways on a sample of the same passages: the
-way indexing runs it (one single-threaded batch per core, ``OnnxEncoder.encode``) and the way it ran
-before (every batch spread over all cores, ONNX Runtime's threads waiting for each other at every
-layer). Each is measured idle, then beside a process that spins on one core, the situation of a
-``kb add`` next to a busy web worker.
+temporary folder, and times the bare forward pass on a sample of the same passages three ways: ONNX
+Runtime fp32 one single-threaded batch per core (``OnnxEncoder.encode``), ONNX Runtime with every batch
+spread over all cores (its threads waiting for each other at every layer), and PyTorch in bfloat16 one
+batch per core (``bulk_runtime``, where the processor has bfloat16 instructions). Each is measured idle,
+then beside a process that spins on one core, the situation of a ``kb add`` next to a busy web worker.
 
     .venv/bin/python scripts/build_under_load.py ../shared/benchmarks/scifact [--sample 1000] [--json]
 """
@@ -13,15 +13,20 @@ layer). Each is measured idle, then beside a process that spins on one core, the
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import multiprocessing
 import tempfile
 import time
 from pathlib import Path
 
 from indexer import KnowledgeBase, load_embedder
+from indexer.bulk_runtime import native_bfloat16
+from indexer.embed import resolve_model
 from indexer.evaluation.eval_sets import beir_records
 from indexer.evaluation.evaluate import BEIR_CHUNKING
+from indexer.onnx_runtime import cached_encoder
 from indexer.pipeline import embedding_text
 from indexer.records import Location, Passage
 
@@ -31,16 +36,25 @@ def _spin() -> None:
         pass
 
 
-def _forward(embedder, texts: list[str], per_core: bool) -> float:
+def _encoder(bulk_runtime: str):
+    """The default model's exported encoder with ``bulk_runtime`` (``KB_BULK_RUNTIME``) for its bulk batches."""
+    os.environ["KB_BULK_RUNTIME"] = bulk_runtime
+    try:
+        return cached_encoder(resolve_model("all-MiniLM-L6-v2"))
+    finally:
+        del os.environ["KB_BULK_RUNTIME"]
+
+
+def _forward(encoder, texts: list[str], per_core: bool) -> float:
     """Passages per second of the forward pass alone: bulk (one batch per core) or each batch on every core."""
-    encoder = embedder._encoder
     started = time.perf_counter()
     if per_core:
         encoder.encode(texts, 16)
     else:
         order = sorted(texts, key=len)
+        every_core = functools.partial(encoder._hidden, session=encoder._session)
         for first in range(0, len(order), 16):
-            encoder._batch(order[first:first + 16], encoder._session)
+            encoder._batch(order[first:first + 16], every_core)
     return len(texts) / (time.perf_counter() - started)
 
 
@@ -60,15 +74,22 @@ def measure(dataset: Path, sample: int, work_dir: Path) -> dict:
     texts = [embedding_text(record.title, Passage(text=record.text, location=Location())) for record in records]
     texts = texts[:: max(1, len(texts) // sample)][:sample]
     embedder.encode(texts[:32])
+    onnx = _encoder("onnx")
+    bfloat16 = _encoder("torch-bf16") if native_bfloat16() else None
+    for encoder in filter(None, (onnx, bfloat16)):
+        encoder.encode(texts[:64], 16)  # loads PyTorch for the bfloat16 one
     figures = {}
     for load in ("idle", "one core busy"):
         spinner = multiprocessing.Process(target=_spin, daemon=True) if load != "idle" else None
         if spinner:
             spinner.start()
         try:
-            figures[load] = {"forward, one batch per core (passages/s)": _forward(embedder, texts, True),
-                             "forward, each batch on every core (passages/s)": _forward(embedder, texts, False),
-                             "SciFact build from nothing (passages/s)": _build(work_dir, records, embedder)}
+            rows = {"forward, ONNX Runtime fp32, one batch per core (passages/s)": _forward(onnx, texts, True),
+                    "forward, ONNX Runtime fp32, each batch on every core (passages/s)": _forward(onnx, texts, False)}
+            if bfloat16 is not None:
+                rows["forward, PyTorch bf16, one batch per core (passages/s)"] = _forward(bfloat16, texts, True)
+            rows["SciFact build from nothing (passages/s)"] = _build(work_dir, records, embedder)
+            figures[load] = rows
         finally:
             if spinner:
                 spinner.terminate()
@@ -91,7 +112,7 @@ def main() -> None:
     for load, rows in figures.items():
         print(load)
         for name, value in rows.items():
-            print(f"  {name:<50} {value:8.1f}")
+            print(f"  {name:<66} {value:8.1f}")
 
 
 if __name__ == "__main__":
