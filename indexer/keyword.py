@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import Stemmer
 
-from .language import LANGUAGE_NAMES, detect_language
+from .language import LANGUAGE_NAMES, question_language
 
 if TYPE_CHECKING:
     from .keyword_index import KeywordIndex
@@ -180,7 +180,7 @@ def question_languages(question: str, held: Sequence[str]) -> tuple[str, ...]:
     """
     if set(held) <= {_ENGLISH, ""}:  # an English index stems every question in English: no need to detect it
         return (_ENGLISH,)
-    language = detect_language(question)
+    language = question_language(question)
     return tuple(dict.fromkeys((_ENGLISH, language) if language in held else (_ENGLISH, *held)))
 
 

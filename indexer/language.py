@@ -36,7 +36,7 @@ from .records import Passage
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LANGUAGE_NAMES", "language_code", "detect_language", "assign_languages"]
+__all__ = ["LANGUAGE_NAMES", "language_code", "detect_language", "question_language", "assign_languages"]
 
 #: ISO 639-1 code -> English name, for the languages that have a Snowball stemmer (the name is the stemmer's).
 LANGUAGE_NAMES = {
@@ -183,6 +183,12 @@ def detect_language(text: str, *, min_confidence: float = _MIN_CONFIDENCE) -> st
         return ""
     code, confidence = _identifier().classify(text)
     return code if confidence >= min_confidence else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def question_language(question: str) -> str:
+    """``detect_language`` of a question, remembered: a search asks it for stemming and for fusion alike."""
+    return detect_language(question)
 
 
 def _sample(text: str) -> str:

@@ -194,14 +194,14 @@ def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncod
     if not is_mean_pooled(model):
         return None
     target, tokenizer_file, facts_file = _export_paths(location)
+    bulk = _bulk_runtime(location, precision)  # outside the try: a bad KB_BULK_RUNTIME is the user's to fix
     try:
         if not target.exists():
             export(model[0].auto_model, model.tokenizer, target)
         if not facts_file.exists():
             save_tokenizer_and_facts(model, tokenizer_file, facts_file)
         return OnnxEncoder(_at_precision(target, precision), _hf_tokenize(model.tokenizer, model.max_seq_length),
-                           model.get_embedding_dimension(), prompts=model_prompts(model.prompts),
-                           bulk=_bulk_runtime(location, precision))
+                           model.get_embedding_dimension(), prompts=model_prompts(model.prompts), bulk=bulk)
     except Exception as error:  # any export or runtime problem: stay on PyTorch, which always works
         log.warning("ONNX Runtime unavailable for %s (%s); using PyTorch", location, error)
         return None
@@ -217,6 +217,7 @@ def cached_encoder(location: str, precision: str = "fp32") -> OnnxEncoder | None
     target, tokenizer_file, facts_file = _export_paths(location)
     if not (target.exists() and tokenizer_file.exists() and facts_file.exists()):
         return None
+    bulk = _bulk_runtime(location, precision)  # outside the try: a bad KB_BULK_RUNTIME is the user's to fix
     try:
         from tokenizers import Tokenizer
 
@@ -225,7 +226,7 @@ def cached_encoder(location: str, precision: str = "fp32") -> OnnxEncoder | None
         tokenizer.enable_truncation(int(facts["max_length"]))
         tokenizer.enable_padding(pad_id=int(facts["pad_id"]), pad_token=str(facts["pad_token"]))
         return OnnxEncoder(_at_precision(target, precision), _fast_tokenize(tokenizer), int(facts["dimension"]),
-                           prompts=model_prompts(facts.get("prompts")), bulk=_bulk_runtime(location, precision))
+                           prompts=model_prompts(facts.get("prompts")), bulk=bulk)
     except Exception as error:  # a damaged cache: load the model the slow way, which exports it again
         log.warning("cannot use the exported model in %s (%s); loading it with sentence-transformers", target.parent, error)
         return None

@@ -22,7 +22,7 @@ from .errors import InvalidQuery
 from .filters import FACET_FIELDS, PassageFilter, document_values
 from .highlight import highlight_ranges, query_terms
 from .keyword import question_languages
-from .language import detect_language
+from .language import question_language
 from .records import Hit, SearchResult
 from .settings import default
 from .store import Store
@@ -50,7 +50,7 @@ class Fusion:
         """The dense side's weight for ``question``."""
         if self.other_language_alpha is None or self.other_language_alpha == self.alpha:
             return self.alpha
-        return self.alpha if detect_language(question) in ("", "en") else self.other_language_alpha
+        return self.alpha if question_language(question) in ("", "en") else self.other_language_alpha
 
     @classmethod
     def for_model(cls, model: str) -> Fusion:

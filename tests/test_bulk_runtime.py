@@ -110,6 +110,15 @@ def test_a_model_pytorch_cannot_load_leaves_onnx_runtime_in_charge(caplog):
     assert runtime.torch_hidden(32) is None
 
 
+def test_an_unknown_setting_is_refused_by_name_not_swallowed(monkeypatch):
+    from indexer.embed import load_embedder
+    from indexer.errors import InvalidSetting
+
+    monkeypatch.setenv("KB_BULK_RUNTIME", "gpu")
+    with pytest.raises(InvalidSetting, match="KB_BULK_RUNTIME must be auto or onnx or torch-bf16, not 'gpu'"):
+        load_embedder("all-MiniLM-L6-v2")
+
+
 def test_an_unknown_choice_is_refused():
     with pytest.raises(ValueError, match="auto, onnx, torch-bf16"):
         BulkRuntime("model", choice="gpu")

@@ -178,6 +178,7 @@ def test_the_other_language_weight_ranks_a_spanish_question_by_its_dense_side(kb
 
     question = "¿Qué cubren las pensiones rurales para los trabajadores?"
     kb.fusion = Fusion(alpha=0.5, other_language_alpha=1.0)
+    assert kb.fusion.alpha_for(question) == 1.0, "the question is recognised as not English"
     dense_only = [hit.passage.id for hit in kb.search(question, k=10).hits]
     assert dense_only and dense_only == [hit.passage.id for hit in kb.search(question, k=10, mode="dense").hits]
 
