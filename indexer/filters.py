@@ -17,7 +17,7 @@ from .catalog import CATALOG_FIELDS
 from .errors import InvalidQuery
 from .records import Document
 
-__all__ = ["FILTER_FIELDS", "FACET_FIELDS", "PassageFilter", "document_values"]
+__all__ = ["FILTER_FIELDS", "FACET_FIELDS", "PassageFilter", "document_values", "facet_pairs"]
 
 # Filter name -> the catalogue field it reads (format is a property of the file, not a catalogue field).
 _FIELD_OF_FILTER = {field.filter: field.name for field in CATALOG_FIELDS if field.filter}
@@ -86,3 +86,24 @@ def document_values(filter_name: str, document: Document) -> list[str]:
         value = document.metadata.get(_FIELD_OF_FILTER[filter_name])
     values = value if isinstance(value, list) else [value]
     return [str(item) for item in values if item not in (None, "")]
+
+
+def facet_pairs(document: Document) -> tuple[tuple[str, str], ...]:
+    """Every ``(facet, value)`` pair of a document, each once, in ``FACET_FIELDS`` order.
+
+    Remembered per document object: the store reads a document once per index version, so the facets of a
+    search's hundred candidate documents cost a lookup each instead of five field reads (1 ms a question).
+    """
+    cached = _FACET_PAIRS.get(document.id)
+    if cached is not None and cached[0] is document:
+        return cached[1]
+    pairs = tuple((name, value) for name in FACET_FIELDS for value in dict.fromkeys(document_values(name, document)))
+    if len(_FACET_PAIRS) >= _FACET_PAIRS_KEPT:
+        _FACET_PAIRS.clear()
+    _FACET_PAIRS[document.id] = (document, pairs)
+    return pairs
+
+
+#: Document id -> (the document object the pairs were read from, its pairs); a bound on memory.
+_FACET_PAIRS: dict[int, tuple[Document, tuple[tuple[str, str], ...]]] = {}
+_FACET_PAIRS_KEPT = 200_000

@@ -121,9 +121,8 @@ class OnnxEncoder:
         batches = [order[first:first + batch_size] for first in range(0, len(order), batch_size)]
         rows: list[np.ndarray] = [np.empty(0)] * len(texts)
         if len(batches) > 1 and self._cores > 1:
-            hidden = self._bulk.torch_hidden(len(texts)) or functools.partial(self._hidden, session=self._bulk_session())
             with ThreadPoolExecutor(max_workers=self._cores, thread_name_prefix="kb-embed") as pool:
-                embedded = list(pool.map(lambda chosen: self._batch([texts[i] for i in chosen], hidden), batches))
+                embedded = list(pool.map(lambda chosen: self._batch([texts[i] for i in chosen], self._bulk_hidden), batches))
         else:
             hidden = functools.partial(self._hidden, session=self._session)
             embedded = [self._batch([texts[i] for i in chosen], hidden) for chosen in batches]
@@ -135,6 +134,12 @@ class OnnxEncoder:
     def expect_passages(self, count: int) -> None:
         """About ``count`` passages are coming: a large job loads its bulk runtime now (``BulkRuntime.expect``)."""
         self._bulk.expect(count)
+
+    def _bulk_hidden(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """One batch of many: on PyTorch in bfloat16 once it has loaded (asked batch by batch, so the first
+        batches after it loads use it, not only the next call's), else on a single-threaded ONNX Runtime session."""
+        torch_hidden = self._bulk.torch_hidden(len(input_ids))
+        return torch_hidden(input_ids, mask) if torch_hidden else self._hidden(input_ids, mask, self._bulk_session())
 
     def _bulk_session(self):
         with self._lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -19,7 +20,7 @@ import numpy as np
 from .answers import answer_spans
 from .embed import Embedder, question_vector
 from .errors import InvalidQuery
-from .filters import FACET_FIELDS, PassageFilter, document_values
+from .filters import FACET_FIELDS, PassageFilter, facet_pairs
 from .highlight import highlight_ranges, query_terms
 from .keyword import question_languages
 from .language import question_language
@@ -230,9 +231,10 @@ def _choose(ranked: list[int], owners: dict[int, int], request: SearchRequest) -
 
 
 def _facets(ranked: list[int], owners: dict[int, int], documents: dict) -> dict[str, dict[str, int]]:
-    """For each facet field, how many of the candidates' documents have each value."""
-    counts: dict[str, Counter[str]] = {name: Counter() for name in FACET_FIELDS}
-    for document_id in dict.fromkeys(owners[passage_id] for passage_id in ranked):
-        for name, counted in counts.items():
-            counted.update(set(document_values(name, documents[document_id])))
-    return {name: dict(sorted(counted.items(), key=lambda item: (-item[1], item[0]))) for name, counted in counts.items()}
+    """For each facet field, how many of the candidates' documents have each value (most first, then by value)."""
+    candidates = dict.fromkeys(owners[passage_id] for passage_id in ranked)
+    counted = Counter(chain.from_iterable(facet_pairs(documents[document_id]) for document_id in candidates))
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+    for (name, value), count in sorted(counted.items(), key=lambda item: (-item[1], item[0][1])):
+        facets[name][value] = count
+    return facets

@@ -143,3 +143,34 @@ def test_bfloat16_passages_match_onnx_runtime_fp32(monkeypatch):
     assert bfloat16_vectors.shape == onnx_vectors.shape
     assert float((bfloat16_vectors * onnx_vectors).sum(axis=1).min()) > 0.999
     assert not np.array_equal(bfloat16_vectors, onnx_vectors), "PyTorch in bfloat16 ran, not ONNX Runtime"
+
+
+class ReadyAfterFirstBatch:
+    """A ``BulkRuntime`` whose PyTorch (giving zeros) finishes loading while a call's first batch runs on ONNX Runtime."""
+
+    def __init__(self):
+        self.asked = 0
+
+    def torch_hidden(self, passages: int):
+        self.asked += 1
+        return None if self.asked == 1 else self.zeros
+
+    @staticmethod
+    def zeros(input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.zeros((*input_ids.shape, 384), dtype=np.float32)
+
+
+@pytest.mark.slow
+def test_batches_move_to_pytorch_as_soon_as_it_has_loaded_within_one_call():
+    """A build's first call need not run wholly on ONNX Runtime because PyTorch was still loading when it began."""
+    from indexer.embed import load_embedder, resolve_model
+    from indexer.onnx_runtime import cached_encoder
+
+    load_embedder("all-MiniLM-L6-v2")  # exports the model where this machine has not yet
+    encoder = cached_encoder(resolve_model("all-MiniLM-L6-v2"))
+    encoder._bulk = ReadyAfterFirstBatch()
+    encoder._cores = 2  # one batch per core, as on the machines this is built for
+    vectors = encoder.encode([f"Passage {number} on social protection." for number in range(64)], 16)
+    from_onnx = int((np.linalg.norm(vectors, axis=1) > 0.5).sum())  # the fake PyTorch model gives zero vectors
+    assert encoder._bulk.asked == 4, "asked batch by batch, not once per call"
+    assert from_onnx == 16, "the first batch ran on ONNX Runtime, the other three on PyTorch"

@@ -6,7 +6,7 @@ import pytest
 
 from indexer.catalog import CATALOG_FIELDS
 from indexer.errors import InvalidQuery
-from indexer.filters import FACET_FIELDS, FILTER_FIELDS, PassageFilter, document_values
+from indexer.filters import FACET_FIELDS, FILTER_FIELDS, PassageFilter, document_values, facet_pairs
 
 from .conftest import make_document
 
@@ -36,3 +36,15 @@ def test_document_values_read_lists_dates_and_the_detected_language():
     assert document_values("language", document) == ["en"]
     assert document_values("language", make_document(metadata={"language": "es"}, language="en")) == ["es"]
     assert document_values("speaker", document) == []
+
+
+def test_facet_pairs_list_each_value_once_and_follow_a_changed_document():
+    document = make_document(metadata={"countries": ["Zambia", "Zambia", "Chile"], "date": "2017-05-23"}, language="en")
+    pairs = facet_pairs(document)
+    assert ("country", "Zambia") in pairs and pairs.count(("country", "Zambia")) == 1
+    assert ("country", "Chile") in pairs and ("year", "2017") in pairs and ("language", "en") in pairs
+    assert facet_pairs(document) is pairs  # remembered for the same document object
+    # The same id read again after an update (a new object) is read afresh, not taken from memory.
+    updated = make_document(metadata={"countries": ["Chile"], "date": "2018-01-01"}, language="en")
+    assert updated.id == document.id
+    assert ("country", "Zambia") not in facet_pairs(updated) and ("year", "2018") in facet_pairs(updated)
