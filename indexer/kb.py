@@ -18,7 +18,8 @@ from .errors import DocumentNotFound, FileMissing, IndexNotBuilt, IndexReplaced,
 from .extraction_pool import ExtractionLimits
 from .language import detect_language
 from .ocr import OcrSettings
-from .pipeline import add_file, index_files, index_records
+from .bulk_index import index_files, index_records
+from .pipeline import add_file
 from .sources import SourceFile, file_sha256, find_files
 from .records import Document, IndexReport, SearchResult
 from .search import Fusion, SearchRequest, search

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from indexer import CheckReport, KnowledgeBase, check_index
-from indexer.layout import IndexLayout
 
 
 def kinds(report: CheckReport) -> list[str]:

@@ -151,3 +151,45 @@ def test_rebuild_starts_a_fresh_index(indexed_kb, small_corpus):
     stats = kb.stats()
     assert (stats.model, stats.documents, stats.version) == ("other-model", 4, 4)
     assert sorted(document.id for document in kb.documents()) == [1, 2, 3, 4]
+
+
+class CallCountingEmbedder(FakeEmbedder):
+    """The fake embedder, remembering how many texts each call had; it fails on a call holding ``poison``."""
+
+    def __init__(self, poison: str = ""):
+        self.calls: list[int] = []
+        self.poison = poison
+
+    def encode(self, texts, batch_size: int = 32):
+        self.calls.append(len(texts))
+        if self.poison and any(self.poison in text for text in texts):
+            raise RuntimeError("the model cannot take this text")
+        return super().encode(texts, batch_size)
+
+
+def _notes(folder: Path, count: int) -> Path:
+    folder.mkdir()
+    for number in range(count):
+        (folder / f"note{number:02d}.md").write_text(f"# Note {number}\n\nSocial protection note number {number} on Zambia.\n",
+                                                       encoding="utf-8")
+    return folder
+
+
+def test_the_passages_of_many_small_files_are_embedded_in_one_call(tmp_path):
+    """A one-passage file alone would be one batch on one core: files share model calls, so every core works."""
+    counting = CallCountingEmbedder()
+    report = KnowledgeBase(tmp_path / "index", embedder=counting).index([_notes(tmp_path / "notes", 12)])
+    assert len(report.indexed) == 12 and report.passages == 12
+    assert counting.calls == [12]
+
+
+def test_a_file_the_model_fails_on_is_skipped_and_the_rest_of_its_group_saved(tmp_path):
+    notes = _notes(tmp_path / "notes", 5)
+    (notes / "note02.md").write_text("# Odd\n\nunembeddable text\n", encoding="utf-8")
+    counting = CallCountingEmbedder(poison="unembeddable")
+    kb = KnowledgeBase(tmp_path / "index", embedder=counting)
+    report = kb.index([notes])
+    assert _names(report.indexed) == ["note00.md", "note01.md", "note03.md", "note04.md"]
+    assert list(report.skipped) == [str(notes / "note02.md")] and "cannot take this text" in report.skipped[str(notes / "note02.md")]
+    assert counting.calls == [5, 1, 1, 1, 1, 1], "one call for the group, then file by file"
+    assert sorted(document.filename for document in kb.documents()) == _names(report.indexed)
