@@ -63,7 +63,7 @@ def index_files(store: Store, embedder: Embedder, files: list[SourceFile], chunk
         reading = tqdm(total=len(files), desc="reading", unit="file", disable=not progress, dynamic_ncols=True)
         outcomes = _read_all(store, files, ocr, limits, report, reading)
         reading.close()
-        read = [outcome for outcome in outcomes if isinstance(outcome, ReadFile) and outcome.extracted is not None]
+        read = [outcome for outcome in outcomes if _has_text(outcome)]
         notices = store.remember_notices(find_notices([outcome.extracted for outcome in read]))
         expect_passages(embedder, sum(_rough_passages(outcome.extracted, chunking) for outcome in read))
         saving = tqdm(total=len(read), desc="embedding", unit="file", disable=not progress, dynamic_ncols=True)
@@ -162,7 +162,7 @@ def _group_vectors(embedder: Embedder, prepared: dict[int, PreparedFile]) -> dic
     """The passage vectors of each prepared file, from one model call (file by file if that call fails)."""
     texts = [text for ready in prepared.values() for text in passage_texts(ready)]
     try:
-        vectors = passage_vectors(embedder, texts) if texts else np.empty((0, 0), dtype=np.float32)
+        vectors = passage_vectors(embedder, texts) if texts else np.empty((0, embedder.dimension), dtype=np.float32)
     except Exception:  # one file's text broke the call: embed file by file, so that only that file is skipped
         return {position: _vectors_or_error(embedder, ready) for position, ready in prepared.items()}
     result, offset = {}, 0

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Mapping
 
 import numpy as np
