@@ -142,10 +142,10 @@ def _save_group(store: Store, embedder: Embedder, group: list[ReadFile | FileRep
                 prepared[position] = prepare_file(outcome, chunking, notices)
             except Exception as error:  # one odd file must not stop the run
                 prepared[position] = error
+    ready = {position: item for position, item in prepared.items() if isinstance(item, PreparedFile)}
     started = time.perf_counter()
-    vectors = _group_vectors(embedder, {position: ready for position, ready in prepared.items() if isinstance(ready, PreparedFile)})
-    per_passage = (time.perf_counter() - started) / max(sum(len(ready.passages) for ready in prepared.values()
-                                                            if isinstance(ready, PreparedFile)), 1)
+    vectors = _group_vectors(embedder, ready)
+    per_passage = (time.perf_counter() - started) / max(sum(len(item.passages) for item in ready.values()), 1)
     for position, outcome in enumerate(group):
         if not isinstance(outcome, ReadFile):
             report.files.append(outcome)

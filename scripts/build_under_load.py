@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import multiprocessing
+import os
 import tempfile
 import time
 from pathlib import Path
