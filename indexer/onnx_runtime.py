@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from .bulk_runtime import BulkRuntime, Hidden
-from .onnx_export import export, is_mean_pooled, quantised, save_tokenizer_and_facts
+from .onnx_export import EXPORT_FORMAT, export, fuse, is_mean_pooled, quantised, save_tokenizer_and_facts
 from .settings import PRECISIONS, cache_dir, read
 
 __all__ = ["OnnxEncoder", "Prompts", "model_prompts", "PRECISIONS", "onnx_encoder_for", "cached_encoder", "onnx_model_encoder", "quantised"]
@@ -174,11 +174,19 @@ def _int8_path(target: Path) -> Path:
     return target.with_suffix(".int8.onnx")
 
 
-def _at_precision(model_file: Path, precision: str, int8_file: Path | None = None) -> Path:
-    """The file to run: ``model_file`` at fp32, its int8 copy at int8 (made when missing; default: beside it)."""
+def _fused_path(target: Path) -> Path:
+    """``<key>.fused.onnx`` beside ``<key>.onnx`` (``onnx_export.fuse``)."""
+    return target.with_suffix(".fused.onnx")
+
+
+def _at_precision(model_file: Path, precision: str, int8_file: Path | None = None, fused: bool = False) -> Path:
+    """The file to run: at fp32 the fused copy of ``model_file`` when ``fused`` says there is one, else ``model_file``;
+    at int8 its int8 copy (made from ``model_file`` when missing; default: beside it)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    return model_file if precision == "fp32" else quantised(model_file, int8_file or _int8_path(model_file))
+    if precision == "int8":
+        return quantised(model_file, int8_file or _int8_path(model_file))
+    return _fused_path(model_file) if fused and _fused_path(model_file).exists() else model_file
 
 
 def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncoder | None:
@@ -203,13 +211,23 @@ def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncod
     try:
         if not target.exists():
             export(model[0].auto_model, model.tokenizer, target)
-        if not facts_file.exists():
-            save_tokenizer_and_facts(model, tokenizer_file, facts_file)
-        return OnnxEncoder(_at_precision(target, precision), _hf_tokenize(model.tokenizer, model.max_seq_length),
+        if _json_or_empty(facts_file).get("format") != EXPORT_FORMAT:
+            save_tokenizer_and_facts(model, tokenizer_file, facts_file, fused=_fused_copy(model, target))
+        fused = bool(_json_or_empty(facts_file).get("fused"))
+        return OnnxEncoder(_at_precision(target, precision, fused=fused), _hf_tokenize(model.tokenizer, model.max_seq_length),
                            model.get_embedding_dimension(), prompts=model_prompts(model.prompts), bulk=bulk)
     except Exception as error:  # any export or runtime problem: stay on PyTorch, which always works
         log.warning("ONNX Runtime unavailable for %s (%s); using PyTorch", location, error)
         return None
+
+
+def _fused_copy(model, target: Path) -> bool:
+    """Make the fused copy of the export ``target`` (``onnx_export.fuse``); whether there is one to run."""
+    try:
+        return fuse(model[0].auto_model, model.tokenizer, target, _fused_path(target))
+    except Exception as error:  # the plain export runs all the same, a little slower
+        log.info("no fused copy of %s (%s); running the plain export", target.name, error)
+        return False
 
 
 def cached_encoder(location: str, precision: str = "fp32") -> OnnxEncoder | None:
@@ -227,10 +245,13 @@ def cached_encoder(location: str, precision: str = "fp32") -> OnnxEncoder | None
         from tokenizers import Tokenizer
 
         facts = json.loads(facts_file.read_text(encoding="utf-8"))
+        if facts.get("format") != EXPORT_FORMAT:
+            log.info("the export in %s was made by an older version; loading the model once to make it again", target.parent)
+            return None
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
         tokenizer.enable_truncation(int(facts["max_length"]))
         tokenizer.enable_padding(pad_id=int(facts["pad_id"]), pad_token=str(facts["pad_token"]))
-        return OnnxEncoder(_at_precision(target, precision), _fast_tokenize(tokenizer), int(facts["dimension"]),
+        return OnnxEncoder(_at_precision(target, precision, fused=bool(facts.get("fused"))), _fast_tokenize(tokenizer), int(facts["dimension"]),
                            prompts=model_prompts(facts.get("prompts")), bulk=bulk)
     except Exception as error:  # a damaged cache: load the model the slow way, which exports it again
         log.warning("cannot use the exported model in %s (%s); loading it with sentence-transformers", target.parent, error)

@@ -36,7 +36,7 @@ def test_exported_model_gives_pytorch_vectors(minilm, tmp_path, monkeypatch):
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-under-test")
     assert encoder is not None
-    assert len(list(tmp_path.glob("*.onnx"))) == 1
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.glob("*.onnx")) == ["fused.onnx", "onnx"]
 
     ours = encoder.encode(TEXTS, batch_size=2)
     reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
@@ -49,7 +49,7 @@ def test_the_cached_export_runs_without_pytorch_and_gives_the_same_vectors(minil
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     assert onnx_runtime.cached_encoder("minilm-alone") is None  # never exported here
     assert onnx_runtime.onnx_encoder_for(minilm, "minilm-alone") is not None
-    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["json", "onnx", "tokenizer.json"]
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["fused.onnx", "json", "onnx", "tokenizer.json"]
     alone = onnx_runtime.cached_encoder("minilm-alone")
     assert alone is not None and alone.dimension == 384
     reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
@@ -76,6 +76,59 @@ def test_export_is_reused_from_the_cache(minilm, tmp_path, monkeypatch):
     assert onnx_runtime.onnx_encoder_for(minilm, "minilm-cached") is not None
     monkeypatch.setattr(onnx_runtime, "export", lambda *args: pytest.fail("exported twice"))
     assert onnx_runtime.onnx_encoder_for(minilm, "minilm-cached") is not None
+
+
+def test_fp32_runs_a_fused_copy_of_the_export_with_the_pytorch_vectors(minilm, tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-fused")
+    assert encoder is not None and encoder._model_file.name.endswith(".fused.onnx")
+    assert minilm[0].auto_model.config._attn_implementation == "sdpa"  # exported as "eager", then put back
+    import onnx
+
+    fused_ops = {node.op_type for node in onnx.load(str(encoder._model_file)).graph.node}
+    assert {"Attention", "SkipLayerNormalization"} <= fused_ops
+    reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert (encoder.encode(TEXTS, batch_size=2) * reference).sum(axis=1).min() > 0.9999
+    assert (encoder.encode(TEXTS * 3, batch_size=4) * np.vstack([reference] * 3)).sum(axis=1).min() > 0.9999  # padded batches
+    alone = onnx_runtime.cached_encoder("minilm-fused")
+    assert alone is not None and alone._model_file == encoder._model_file
+
+
+def test_an_export_made_by_an_older_version_gains_its_fused_copy_without_a_second_export(minilm, tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    assert onnx_runtime.onnx_encoder_for(minilm, "minilm-older") is not None
+    model_file, _, facts_file = onnx_runtime._export_paths("minilm-older")
+    onnx_runtime._fused_path(model_file).unlink()
+    facts = json.loads(facts_file.read_text(encoding="utf-8"))
+    facts_file.write_text(json.dumps({key: value for key, value in facts.items() if key not in ("format", "fused")}), encoding="utf-8")
+
+    assert onnx_runtime.cached_encoder("minilm-older") is None  # so the model is loaded once more, to make the copy
+    monkeypatch.setattr(onnx_runtime, "export", lambda *args: pytest.fail("exported twice"))
+    encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-older")
+    assert encoder is not None and encoder._model_file.name.endswith(".fused.onnx")
+    assert json.loads(facts_file.read_text(encoding="utf-8"))["fused"] is True
+
+
+def test_a_fused_copy_that_gives_other_vectors_is_not_kept(minilm, tmp_path, monkeypatch, caplog):
+    from indexer import onnx_export
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(onnx_export, "_same_outputs", lambda *args: False)
+    with caplog.at_level(logging.WARNING, logger="indexer.onnx_export"):
+        encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-unfused")
+    assert encoder is not None and encoder._model_file.suffixes == [".onnx"]
+    assert "gives other vectors" in caplog.text
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["json", "onnx", "tokenizer.json"]
+
+
+def test_outputs_are_compared_closely_enough_to_tell_int8_from_fp32(minilm, tmp_path, monkeypatch):
+    from indexer.onnx_export import _same_outputs
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-compared")
+    plain = onnx_runtime._export_paths("minilm-compared")[0]
+    assert _same_outputs(plain, encoder._model_file, minilm.tokenizer)
+    assert not _same_outputs(plain, onnx_runtime.quantised(plain, tmp_path / "compared.int8.onnx"), minilm.tokenizer)
 
 
 def test_model_without_mean_pooling_stays_on_pytorch(minilm, tmp_path, monkeypatch):
@@ -110,8 +163,9 @@ def _cache_with_the_users_export(tmp_path, monkeypatch):
     cache.mkdir()
     monkeypatch.setenv("KB_CACHE_DIR", str(cache))
     if all(path.exists() for path in theirs):
-        for path in theirs:
-            shutil.copyfile(path, cache / path.name)
+        for path in (*theirs, onnx_runtime._fused_path(theirs[0])):
+            if path.exists():
+                shutil.copyfile(path, cache / path.name)
     return cache
 
 
@@ -119,7 +173,7 @@ def test_int8_is_quantised_once_beside_the_export_and_stays_close(minilm, tmp_pa
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-int8", "int8")
     assert encoder is not None and encoder.dimension == 384
-    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["int8.onnx", "json", "onnx", "tokenizer.json"]
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["fused.onnx", "int8.onnx", "json", "onnx", "tokenizer.json"]
     reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     assert (encoder.encode(TEXTS, batch_size=2) * reference).sum(axis=1).min() > 0.98
 
