@@ -169,12 +169,12 @@ def _candidates(store: Store, vector: np.ndarray | None, query: str, mode: str, 
         return {}
     if mode == "keyword":
         return store.keyword_candidates(query, languages, fusion.depth, allowed)
-    dense = store.dense_candidates(vector, fusion.depth, allowed)
     if mode == "dense":
-        return dense
+        return store.dense_candidates(vector, fusion.depth, allowed)
     # The keyword side runs after the question is embedded, not beside it: a second thread took the cores
     # from ONNX Runtime's (hybrid p50 6.4 against 6.1 ms on SciFact, idle).
-    keyword_all = store.keyword_candidates(query, languages, fusion.keyword_depth, allowed)
+    both = store.hybrid_candidates(vector, query, languages, fusion.depth, fusion.keyword_depth, allowed)
+    dense, keyword_all = both.dense, both.keyword
     keyword = dict(list(keyword_all.items())[: fusion.depth])
     union = sorted(set(dense) | set(keyword))
     # A passage found by one side only gets its real score from the other, not zero.

@@ -157,8 +157,9 @@ SETTINGS = (
             "`gthread` workers, each answering that many requests at once.", scope=("cli",)),
     Setting("KB_CACHE_DIR", "~/.cache/kb-search", str,
             "Where the ONNX export of the model and py3langid's unpacked language model (68 MB) are kept."),
-    Setting("KB_ONNX_SPINNING", True, _switch, "`0`: ONNX Runtime's threads do not busy-wait between runs. `kb serve` "
-            "sets it in each worker when there are several: an idle worker's spinning threads slowed the busy one twofold."),
+    Setting("KB_ONNX_SPINNING", True, _switch, "`0`: ONNX Runtime's threads do not busy-wait within a run (they never do "
+            "between runs: `session.force_spinning_stop`). `kb serve` sets it in each worker when there are several: an "
+            "idle worker's threads, which spun between runs before that, slowed the busy one twofold."),
     Setting("KB_OCR", True, _switch, "Read PDF pages that have no readable text with Tesseract (`0`: such pages stay "
             "unread; `kb index --no-ocr` for one run), for `kb index`, `kb add` and uploads."),
     Setting("KB_OCR_LANGUAGES", "eng+spa+fra", str,

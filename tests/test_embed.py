@@ -259,6 +259,8 @@ def test_spinning_can_be_turned_off(model_dir):
     spinning = onnx_runtime.OnnxEncoder(model_dir / "model.onnx", tokenize, DIMENSION)
     with pytest.raises(RuntimeError):  # not set: ONNX Runtime's default, which spins
         spinning._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+    for encoder in (quiet, spinning):  # never between runs, when the cores belong to what follows
+        assert encoder._session.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
 
 
 def test_spinning_follows_the_environment_as_gunicorn_workers_set_it(model_dir, monkeypatch):

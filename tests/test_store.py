@@ -179,6 +179,34 @@ def test_candidates_come_from_the_store_and_a_filter_narrows_both_sides(store):
     assert store.languages() == ("en",)  # passages of unknown language are stemmed, and listed, as English
 
 
+@pytest.mark.parametrize("approximate", [False, True], ids=["exact", "hnsw"])
+def test_hybrid_candidates_are_both_sides_searched_in_turn_or_at_once_on_a_large_index(store, monkeypatch, approximate):
+    import threading
+
+    import indexer.store
+    import indexer.vectors
+
+    monkeypatch.setattr(indexer.vectors, "APPROXIMATE_FROM", 30 if approximate else 10_000)
+    save_texts(store, "/a/many.md", [f"informal workers number {n} in province {n % 7}" for n in range(60)])
+    assert store.vector_index().approximate is approximate
+    threads = []
+
+    def keyword_search(*args):
+        threads.append(threading.current_thread().name)
+        return real_keyword_search(*args)
+
+    real_keyword_search = indexer.store.keyword_search
+    monkeypatch.setattr(indexer.store, "keyword_search", keyword_search)
+    vector = EMBEDDER.encode(["informal workers in province 3"])[0]
+    both = store.hybrid_candidates(vector, "informal workers province 3", ("en",), 10, 40)
+    assert both.dense == store.dense_candidates(vector, 10) and len(both.dense) == 10
+    assert both.keyword == store.keyword_candidates("informal workers province 3", ("en",), 40) and len(both.keyword) == 40
+    assert threads[0].startswith("kb-keywords") is approximate  # the keyword side beside the graph walk, or in turn
+    allowed = np.array(_passage_ids(store)[:5], dtype=np.int64)
+    narrowed = store.hybrid_candidates(vector, "informal workers province 3", ("en",), 10, 40, allowed)
+    assert set(narrowed.dense) <= set(allowed.tolist()) and set(narrowed.keyword) <= set(allowed.tolist())
+
+
 def test_a_failing_snapshot_does_not_hide_the_error_that_stopped_the_writer(store, monkeypatch, caplog):
     def broken(*args):
         raise OSError("disk full")
