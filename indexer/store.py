@@ -219,7 +219,7 @@ class Store:
 
     def hybrid_candidates(self, vector: np.ndarray, question: str, languages: Sequence[str], depth: int, keyword_depth: int,
                           allowed: np.ndarray | None = None) -> BothSides:
-        """``dense_candidates`` (``depth``) and ``keyword_candidates`` (``keyword_depth``) of one question, on one version.
+        """``dense_candidates`` (``depth``) and ``keyword_candidates`` (``keyword_depth``) of one question.
 
         On an approximate (HNSW) index the keyword side runs in a second thread while the graph is walked: at a
         million passages each side takes 10–30 ms, mostly in FAISS and numpy, which let go of the GIL. On an exact
@@ -227,13 +227,11 @@ class Store:
         """
         db = self.connection()
         with self._vectors.searching(db, self.version) as vectors, self._keywords.searching(db, self.version) as keywords:
-            rows = None if allowed is None else keywords.rows_of(allowed)
-            if not vectors.approximate:
-                return BothSides(search_vectors(vectors, vector, depth, allowed),
-                                 keyword_search(keywords, question, keyword_depth, languages, rows))
-            pending = _keyword_threads(os.getpid()).submit(keyword_search, keywords, question, keyword_depth, languages, rows)
+            keyword_side = functools.partial(keyword_search, keywords, question, keyword_depth, languages,
+                                             None if allowed is None else keywords.rows_of(allowed))
+            pending = _keyword_threads(os.getpid()).submit(keyword_side) if vectors.approximate else None
             dense = search_vectors(vectors, vector, depth, allowed)
-            return BothSides(dense, pending.result())
+            return BothSides(dense, pending.result() if pending else keyword_side())
 
     def keyword_candidates(self, question: str, languages: Sequence[str], depth: int,
                            allowed: np.ndarray | None = None) -> dict[int, float]:
