@@ -214,14 +214,26 @@ def onnx_encoder_for(model, location: str, precision: str = "fp32") -> OnnxEncod
     try:
         if not target.exists():
             export(model[0].auto_model, model.tokenizer, target)
-        if _json_or_empty(facts_file).get("format") != EXPORT_FORMAT:
-            save_tokenizer_and_facts(model, tokenizer_file, facts_file, fused=_fused_copy(model, target))
-        fused = bool(_json_or_empty(facts_file).get("fused"))
+        facts = _readable_facts(facts_file)
+        if facts.get("format") != EXPORT_FORMAT:  # missing, damaged or older: written again, with the fused copy
+            fused = _fused_copy(model, target)
+            save_tokenizer_and_facts(model, tokenizer_file, facts_file, fused=fused)
+        else:
+            fused = bool(facts.get("fused"))
         return OnnxEncoder(_at_precision(target, precision, fused=fused), _hf_tokenize(model.tokenizer, model.max_seq_length),
                            model.get_embedding_dimension(), prompts=model_prompts(model.prompts), bulk=bulk)
     except Exception as error:  # any export or runtime problem: stay on PyTorch, which always works
         log.warning("ONNX Runtime unavailable for %s (%s); using PyTorch", location, error)
         return None
+
+
+def _readable_facts(facts_file: Path) -> dict:
+    """The facts beside an export, or {} when the file is missing or cannot be read as a JSON object."""
+    try:
+        facts = json.loads(facts_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return facts if isinstance(facts, dict) else {}
 
 
 def _fused_copy(model, target: Path) -> bool:

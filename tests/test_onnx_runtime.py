@@ -109,6 +109,20 @@ def test_an_export_made_by_an_older_version_gains_its_fused_copy_without_a_secon
     assert json.loads(facts_file.read_text(encoding="utf-8"))["fused"] is True
 
 
+def test_damaged_facts_are_written_again_on_the_next_load(minilm, tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    assert onnx_runtime.onnx_encoder_for(minilm, "minilm-damaged") is not None
+    facts_file = onnx_runtime._export_paths("minilm-damaged")[2]
+    facts_file.write_text('{"dimension": 3', encoding="utf-8")
+    assert onnx_runtime.cached_encoder("minilm-damaged") is None
+
+    monkeypatch.setattr(onnx_runtime, "export", lambda *args: pytest.fail("exported twice"))
+    encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-damaged")
+    assert encoder is not None and encoder._model_file.name.endswith(".fused.onnx")
+    assert json.loads(facts_file.read_text(encoding="utf-8"))["dimension"] == 384
+    assert onnx_runtime.cached_encoder("minilm-damaged") is not None
+
+
 def test_a_fused_copy_that_gives_other_vectors_is_not_kept(minilm, tmp_path, monkeypatch, caplog):
     from indexer import onnx_export
 
