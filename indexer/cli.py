@@ -184,7 +184,7 @@ def remove_command(kb: KnowledgeBase, documents):
 def search_command(kb: KnowledgeBase, question, k, mode, filter_pairs, per_document, group, answers, as_json):
     """Answer QUESTION with the best passages and their sources."""
     result = kb.search(question, k=k, mode=mode, filters=_parse_filters(filter_pairs), per_document=per_document, group=group,
-                       answers=answers)
+                       answers=answers, highlights=as_json, facets=as_json)
     if as_json:
         _print_json(result_to_dict(result))
         return

@@ -62,9 +62,19 @@ class Embedder(Protocol):
         ...
 
 
-def question_vector(embedder: Embedder, question: str) -> np.ndarray:
-    """The vector of one question, behind the model's question prompt where it has one."""
-    return embedder.encode([getattr(embedder, "query_prefix", "") + question])[0]
+def question_vector(embedder: Embedder, question: str, quick: bool = False) -> np.ndarray:
+    """The vector of one question, behind the model's question prompt where it has one.
+
+    Args:
+        embedder: the index's model.
+        question: the question.
+        quick: where the embedder has a faster, close copy of the model for questions (``quick_question``: the
+            int8 copy of ``onnx_runtime``), use it. For hybrid search, where the vector is one signal of two.
+    """
+    text = getattr(embedder, "query_prefix", "") + question
+    quick_question = getattr(embedder, "quick_question", None) if quick else None
+    vector = quick_question(text) if quick_question is not None else None
+    return vector if vector is not None else embedder.encode([text])[0]
 
 
 def expect_passages(embedder: Embedder, count: int) -> None:
@@ -218,6 +228,10 @@ class SentenceTransformerEmbedder:
                 f"exported without error) can be quantised; use precision fp32 (--precision fp32 / KB_PRECISION=fp32)"
             )
 
+    def quick_question(self, text: str) -> np.ndarray | None:
+        """One question on the int8 copy for questions, or None where there is none (see ``question_vector``)."""
+        return self._onnx.quick_question(text) if self._onnx is not None else None
+
     def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """Embed ``texts`` as unit-length float32 rows (see ``Embedder.encode``).
 
@@ -247,6 +261,10 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encoder.encode(list(texts), batch_size)
+
+    def quick_question(self, text: str) -> np.ndarray | None:
+        """One question on the int8 copy for questions, or None where there is none (see ``question_vector``)."""
+        return self._encoder.quick_question(text)
 
     def expect_passages(self, count: int) -> None:
         """About ``count`` passages are coming (see ``embed.expect_passages``)."""

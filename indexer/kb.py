@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 
 from .audit import AuditEntry, carry_over, local_client, read_recent, record, result_of
 from .chunk import ChunkSettings
-from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, precision_from_environ, split_model_name
+from .embed import DEFAULT_MODEL, Embedder, load_embedder, model_name, question_vector, precision_from_environ, split_model_name
 from .catalog import clean_fields, read_catalog
 from .errors import DocumentNotFound, FileMissing, IndexNotBuilt, IndexReplaced, KBError, ModelMismatch
 from .extraction_pool import ExtractionLimits
@@ -368,7 +368,7 @@ class KnowledgeBase:
 
     def search(self, query: str, k: int = default("KB_DEFAULT_K"), mode: str = "hybrid", filters: Mapping[str, tuple[str, ...]] | None = None,
                per_document: int | None = None, group: bool = False, collapse: bool = True,
-               max_chars: int | None = None, answers: int = 0) -> SearchResult:
+               max_chars: int | None = None, answers: int = 0, highlights: bool = False, facets: bool = False) -> SearchResult:
         """Rank passages for a question (see ``indexer.search.search``).
 
         Args:
@@ -382,13 +382,15 @@ class KnowledgeBase:
             max_chars: the longest question accepted (default: the KB's ``max_query_chars``, the web API's limit;
                 evaluation passes its own, ``evaluation.evaluate.EVAL_MAX_QUERY_CHARS``).
             answers: mark the answering sentence (``Hit.answer``) in this many of the first hits.
+            highlights: find the question's words in each hit (``Hit.highlights``; else only in hits with ``answers``).
+            facets: count facet values over the candidates (``SearchResult.facets``; else it is empty).
 
         Raises:
             InvalidQuery: a bad question, k, mode or filter.
         """
         cap = self.per_document if per_document is None else per_document
         request = SearchRequest(query=query, k=k, mode=mode, filters=dict(filters or {}), per_document=cap, group=group,
-                                collapse_near_duplicates=collapse, answers=answers)
+                                collapse_near_duplicates=collapse, answers=answers, highlights=highlights, facets=facets)
         limit = self.max_query_chars if max_chars is None else max_chars
         return search(self.store, self.embedder, request, fusion=self.fusion, max_chars=limit)
 
@@ -416,6 +418,7 @@ class KnowledgeBase:
     def warm(self) -> None:
         """Load the model, the language detector and, if there is an index, its vectors, ahead of the first question."""
         self.embedder.encode(["warm up"])
+        question_vector(self.embedder, "warm up", quick=True)  # hybrid questions may run on a copy of their own
         detect_language("warm up the language detector")  # questions are stemmed in their own language too
         try:
             self.store.vector_index()

@@ -57,7 +57,7 @@ class KeywordScores:
     scores: np.ndarray
 
     def as_dict(self) -> dict[int, float]:
-        return {int(i): float(s) for i, s in zip(self.ids, self.scores)}
+        return dict(zip(self.ids.tolist(), self.scores.tolist()))  # tolist: Python ints and floats in one C call
 
 
 class KeywordIndex:

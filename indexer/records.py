@@ -168,6 +168,7 @@ class SearchResult:
     query: str
     hits: tuple[Hit, ...]
     took_ms: float
+    #: Facet field -> value -> how many candidate documents have it; empty unless the request asked (``facets``).
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     mode: str = "hybrid"
     grouped: bool = False

@@ -193,7 +193,7 @@ def search_vectors(index: VectorIndex, query: np.ndarray, k: int, allowed: np.nd
     found = index.faiss_index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal),
                                      params=params)
     scores, ids = found
-    return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i != -1}
+    return {i: s for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i != -1}
 
 
 def vector_scores(index: VectorIndex, query: np.ndarray, ids: list[int]) -> dict[int, float]:
@@ -203,7 +203,7 @@ def vector_scores(index: VectorIndex, query: np.ndarray, ids: list[int]) -> dict
         return {}
     try:
         vectors = index.faiss_index.reconstruct_batch(np.array(ids, dtype=np.int64))
-        return {int(i): float(s) for i, s in zip(ids, vectors @ query)}
+        return {int(i): s for i, s in zip(ids, (vectors @ query).tolist())}
     except RuntimeError:  # one of them is not in the index (deleted since): score them one by one
         pass
     scores = {}

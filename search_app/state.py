@@ -72,4 +72,6 @@ def search_from_request(answers: int = 0) -> SearchResult:
         per_document=int_arg("per_document", current_app.config["KB_PER_DOCUMENT"]),
         group=group == "document",
         answers=int_arg("answers", answers),
+        highlights=True,
+        facets=True,
     )

@@ -135,6 +135,37 @@ def test_a_model_without_prompts_embeds_the_texts_as_they_are(fake_embedder):
     assert np.array_equal(embed.passage_vectors(fake_embedder, TEXTS), fake_embedder.encode(TEXTS))
 
 
+class QuickEmbedder:
+    """An embedder with a quicker copy for questions, which says which of the two answered (``question_vector``)."""
+
+    name, dimension, query_prefix = "quick", 2, "query: "
+
+    def __init__(self, quick: np.ndarray | None):
+        self.quick, self.asked = quick, []
+
+    def encode(self, texts, batch_size: int = 32) -> np.ndarray:
+        self.asked.append(("encode", texts[0]))
+        return np.array([[1.0, 0.0]] * len(texts), dtype=np.float32)
+
+    def quick_question(self, text: str) -> np.ndarray | None:
+        self.asked.append(("quick", text))
+        return self.quick
+
+
+def test_a_quick_question_runs_on_the_embedders_copy_for_questions_only_when_asked():
+    embedder = QuickEmbedder(np.array([0.0, 1.0], dtype=np.float32))
+    assert embed.question_vector(embedder, "pension", quick=True).tolist() == [0.0, 1.0]
+    assert embed.question_vector(embedder, "pension").tolist() == [1.0, 0.0]
+    assert embedder.asked == [("quick", "query: pension"), ("encode", "query: pension")]
+
+
+def test_a_quick_question_falls_back_to_the_model_without_a_copy(fake_embedder):
+    embedder = QuickEmbedder(None)
+    assert embed.question_vector(embedder, "pension", quick=True).tolist() == [1.0, 0.0]
+    assert embedder.asked == [("quick", "query: pension"), ("encode", "query: pension")]
+    assert np.array_equal(embed.question_vector(fake_embedder, "pension", quick=True), fake_embedder.encode(["pension"])[0])
+
+
 def test_a_sentence_transformers_directory_is_not_taken_for_an_onnx_model(model_dir):
     (model_dir / "modules.json").write_text("[]", encoding="utf-8")
     assert embed.resolve_onnx_model(str(model_dir)) is None

@@ -36,7 +36,7 @@ def test_exported_model_gives_pytorch_vectors(minilm, tmp_path, monkeypatch):
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-under-test")
     assert encoder is not None
-    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.glob("*.onnx")) == ["fused.onnx", "onnx"]
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.glob("*.onnx")) == ["fused.onnx", "onnx", "questions.int8.onnx"]
 
     ours = encoder.encode(TEXTS, batch_size=2)
     reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
@@ -49,7 +49,8 @@ def test_the_cached_export_runs_without_pytorch_and_gives_the_same_vectors(minil
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     assert onnx_runtime.cached_encoder("minilm-alone") is None  # never exported here
     assert onnx_runtime.onnx_encoder_for(minilm, "minilm-alone") is not None
-    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["fused.onnx", "json", "onnx", "tokenizer.json"]
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["fused.onnx", "json", "onnx", "questions.int8.onnx",
+                                                                                "tokenizer.json"]
     alone = onnx_runtime.cached_encoder("minilm-alone")
     assert alone is not None and alone.dimension == 384
     reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
@@ -135,6 +136,38 @@ def test_a_fused_copy_that_gives_other_vectors_is_not_kept(minilm, tmp_path, mon
     assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["json", "onnx", "tokenizer.json"]
 
 
+def test_hybrid_questions_run_on_an_int8_copy_of_the_fused_export_close_to_pytorch(minilm, tmp_path, monkeypatch):
+    import onnx
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-questions")
+    model_file, _, facts_file = onnx_runtime._export_paths("minilm-questions")
+    assert json.loads(facts_file.read_text(encoding="utf-8"))["questions"] is True
+    ops = {node.op_type for node in onnx.load(str(onnx_runtime._question_path(model_file))).graph.node}
+    assert {"QAttention", "DynamicQuantizeMatMul"} & ops and "Attention" not in ops  # quantised, fused ops kept
+    reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    for cached in (encoder, onnx_runtime.cached_encoder("minilm-questions")):
+        quick = np.array([cached.quick_question(text) for text in TEXTS])
+        assert quick.dtype == np.float32 and np.allclose(np.linalg.norm(quick, axis=1), 1, atol=1e-5)
+        cosines = (quick * reference).sum(axis=1)
+        assert cosines.min() > 0.98 and cosines.max() < 0.99999  # close, and not the fp32 model under another name
+    monkeypatch.setenv("KB_HYBRID_QUESTIONS", "fp32")
+    assert onnx_runtime.cached_encoder("minilm-questions").quick_question(TEXTS[0]) is None
+
+
+def test_a_question_copy_that_strays_from_the_model_is_not_kept(minilm, tmp_path, monkeypatch, caplog):
+    from indexer import onnx_export
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(onnx_export, "_sentence_cosines", lambda *args: np.array([0.999, 0.9]))
+    with caplog.at_level(logging.WARNING, logger="indexer.onnx_export"):
+        encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-strays")
+    assert encoder is not None and encoder.quick_question(TEXTS[0]) is None
+    assert "strays" in caplog.text
+    assert json.loads(onnx_runtime._export_paths("minilm-strays")[2].read_text(encoding="utf-8"))["questions"] is False
+    assert not list(tmp_path.glob("*.questions.*"))
+
+
 def test_outputs_are_compared_closely_enough_to_tell_int8_from_fp32(minilm, tmp_path, monkeypatch):
     from indexer.onnx_export import _same_outputs
 
@@ -187,7 +220,9 @@ def test_int8_is_quantised_once_beside_the_export_and_stays_close(minilm, tmp_pa
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     encoder = onnx_runtime.onnx_encoder_for(minilm, "minilm-int8", "int8")
     assert encoder is not None and encoder.dimension == 384
-    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["fused.onnx", "int8.onnx", "json", "onnx", "tokenizer.json"]
+    assert sorted(path.name.split(".", 1)[1] for path in tmp_path.iterdir()) == ["fused.onnx", "int8.onnx", "json", "onnx",
+                                                                                "questions.int8.onnx", "tokenizer.json"]
+    assert encoder.quick_question(TEXTS[0]) is None  # an int8 index embeds its questions at int8 already
     reference = minilm.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     assert (encoder.encode(TEXTS, batch_size=2) * reference).sum(axis=1).min() > 0.98
 

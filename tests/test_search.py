@@ -7,6 +7,7 @@ import pytest
 from indexer import InvalidQuery, KnowledgeBase
 from indexer.keyword import fts_query
 from indexer.records import Document, Hit, Location, Passage
+from indexer import search as search_module
 from indexer.search import SearchRequest, check_query
 
 from .conftest import HOSTILE, make_pptx
@@ -117,10 +118,30 @@ def test_group_by_document_returns_each_document_once_with_its_passages(kb):
 
 
 def test_facets_count_documents_per_value(kb):
-    facets = kb.search("workers pension health coverage", k=10).facets
+    facets = kb.search("workers pension health coverage", k=10, facets=True).facets
     assert set(facets) == {"type", "session", "country", "language", "year"}
     assert facets["country"].get("Thailand") == 1
     assert facets["language"].get("en", 0) >= 2
+
+
+def test_facets_and_highlights_are_made_only_when_asked(kb):
+    plain = kb.search("workers pension health coverage", k=5)
+    full = kb.search("workers pension health coverage", k=5, highlights=True, facets=True)
+    assert [hit.passage.id for hit in plain.hits] == [hit.passage.id for hit in full.hits]
+    assert plain.facets == {} and all(hit.highlights == () for hit in plain.hits)
+    assert full.facets["type"] and any(hit.highlights for hit in full.hits)
+    marked = kb.search("workers pension health coverage", k=5, answers=2)
+    assert [bool(hit.highlights) for hit in marked.hits[2:]] == [False] * len(marked.hits[2:])
+    assert marked.hits[0].highlights == full.hits[0].highlights  # marking an answer weighs the question's words
+
+
+@pytest.mark.parametrize("mode, quick", [("hybrid", True), ("dense", False)])
+def test_dense_search_embeds_the_question_with_the_model_itself_hybrid_with_its_quick_copy(kb, monkeypatch, mode, quick):
+    asked = []
+    real = search_module.question_vector
+    monkeypatch.setattr(search_module, "question_vector", lambda embedder, question, quick=False: asked.append(quick) or real(embedder, question))
+    kb.search("workers pension health coverage", mode=mode)
+    assert asked == [quick]
 
 
 @pytest.mark.parametrize("location, where", [(Location(section="Zambia field research"), ""), (Location(section="Domestic workers"), "Domestic workers"),

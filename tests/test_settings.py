@@ -23,6 +23,7 @@ GOOD = {
     "KB_DATA_DIR": ("/srv/kb", "/srv/kb"),
     "KB_MODEL": ("paraphrase-MiniLM-L3-v2", "paraphrase-MiniLM-L3-v2"),
     "KB_PRECISION": (" INT8 ", "int8"),
+    "KB_HYBRID_QUESTIONS": ("FP32", "fp32"),
     "KB_BULK_RUNTIME": (" Torch-BF16 ", "torch-bf16"),
     "KB_DEFAULT_K": ("7", 7),
     "KB_MAX_QUERY_CHARS": ("300", 300),
@@ -47,7 +48,7 @@ GOOD = {
     "KB_EXTRACT_MAX_PARTS": ("50000", 50000),
     "KB_EXTRACT_MAX_RATIO": ("250", 250.0),
 }
-BAD = [("KB_PRECISION", "fp16"), ("KB_BULK_RUNTIME", "gpu"), ("KB_DEFAULT_K", "0"), ("KB_DEFAULT_K", "ten"), ("KB_MAX_QUERY_CHARS", "-1"),
+BAD = [("KB_PRECISION", "fp16"), ("KB_HYBRID_QUESTIONS", "int4"), ("KB_BULK_RUNTIME", "gpu"), ("KB_DEFAULT_K", "0"), ("KB_DEFAULT_K", "ten"), ("KB_MAX_QUERY_CHARS", "-1"),
        ("KB_PER_DOCUMENT", "-1"), ("KB_PER_DOCUMENT", "three"), ("KB_MAX_UPLOAD_MB", "0"), ("KB_MAX_UPLOAD_MB", "lots"),
        ("KB_ONNX_SPINNING", "sometimes"), ("KB_OCR", "maybe"), ("KB_OCR_PAGE_TIMEOUT", "nan"),
        ("KB_EXTRACT_SECONDS", "soon"), ("KB_EXTRACT_MEMORY_MB", "1.5"), ("KB_EXTRACT_MAX_EXPANDED_MB", "500MB"),
