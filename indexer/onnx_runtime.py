@@ -92,17 +92,26 @@ class OnnxEncoder:
         self._model_file, self._spinning = model_file, spinning
         # Never more inference threads than the cores this process may use: more only fight over them.
         self._cores = min(len(os.sched_getaffinity(0)), 4)
-        self._session = self._new_session(self._cores)
-        self._single_threaded = None  # made on the first bulk encode (see encode)
         self._lock = threading.Lock()
-        self._token_types = "token_type_ids" in {given.name for given in self._session.get_inputs()}
-        outputs = [given.name for given in self._session.get_outputs()]
-        self._output = "last_hidden_state" if "last_hidden_state" in outputs else outputs[0]
+        # Sessions are made when first needed: a hybrid `kb search` in a new process loads the question copy alone.
+        self._model_session = None
+        self._single_threaded = None  # made on the first bulk encode (see encode)
+        self._token_types, self._output = False, ""  # the model's inputs and output, from the first session made
         self._tokenize = tokenize
         self.dimension = dimension
 
+    @property
+    def _session(self):
+        """The session of the model itself, on every core this process may use."""
+        with self._lock:
+            if self._model_session is None:
+                self._model_session = self._new_session(self._cores)
+            return self._model_session
+
     def _new_session(self, threads: int, model_file: Path | None = None):
-        """An ONNX Runtime session of ``model_file`` (default: the model's) on ``threads`` threads."""
+        """An ONNX Runtime session of ``model_file`` (default: the model's) on ``threads`` threads.
+
+        Every file of one encoder (the export, its fused and int8 copies) has the export's inputs and output."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -114,7 +123,12 @@ class OnnxEncoder:
         # question's embedding (the keyword side's thread at a million passages: hybrid p50 50-55 -> 34-37 ms).
         options.add_session_config_entry("session.force_spinning_stop", "1")
         options.log_severity_level = 3
-        return onnxruntime.InferenceSession(str(model_file or self._model_file), options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(str(model_file or self._model_file), options, providers=["CPUExecutionProvider"])
+        if not self._output:
+            self._token_types = "token_type_ids" in {given.name for given in session.get_inputs()}
+            outputs = [given.name for given in session.get_outputs()]
+            self._output = "last_hidden_state" if "last_hidden_state" in outputs else outputs[0]
+        return session
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Unit-length mean-pooled embeddings of ``texts``, batched by similar length.

@@ -91,7 +91,7 @@ def test_language_filter_and_facet_fall_back_to_the_detected_language(store):
     request = SearchRequest(query="seguro trabajadores workers", k=10, mode="keyword", filters={"language": ("ES",)})
     result = search(store, FakeEmbedder(), request)
     assert {hit.document.path for hit in result.hits} == {"catalogued.md", "detected.md"}
-    everything = search(store, FakeEmbedder(), SearchRequest(query="seguro trabajadores workers", k=10, mode="keyword"))
+    everything = search(store, FakeEmbedder(), SearchRequest(query="seguro trabajadores workers", k=10, mode="keyword", facets=True))
     assert everything.facets["language"] == {"es": 2, "en": 1}
 
 

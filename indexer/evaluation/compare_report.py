@@ -152,8 +152,10 @@ class Comparison:
                   f"(nDCG on all, latency on {min(self.settings.queries, self.questions)} warm, k={self.settings.k}); "
                   f"forward pass on {self.ours.forward_passages} passages, batch {BATCH_SIZE}")
         footer = ("ratio: the other stack / this project for times, this project / the other stack for passages/s and nDCG "
-                  "(above 1: this project ahead). Our latency includes fetching passages, documents, highlights and "
-                  "facets; the other stacks return ids and scores.")
+                  "(above 1: this project ahead). Our latency includes reading passages and documents and collapsing near "
+                  "duplicates (highlights and facets, which the web app asks for, are not made); hybrid questions run on "
+                  "the int8 copy for questions (KB_HYBRID_QUESTIONS), dense ones on the fp32 model; the other stacks "
+                  "return ids and scores.")
         if self.txtai:
             footer += (" txtai: Embeddings(path=model, hybrid=True) with its defaults (512 tokens, batch 32, weight 0.5); "
                        "dense and keyword are its search weights 1 and 0, which still run both sides; no forward pass "
