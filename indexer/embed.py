@@ -290,7 +290,8 @@ def load_embedder(name: str = DEFAULT_MODEL, precision: str = "fp32") -> Embedde
         ModelUnavailable: the model cannot be found or loaded (at that precision).
         InvalidSetting: an unknown precision, or a bad ``KB_BULK_RUNTIME``.
     """
-    settings.read("KB_BULK_RUNTIME")  # a bad value is refused here by name, not taken for a broken model export
+    # A bad value is refused here by name, not taken for a broken model export (the encoder reads them).
+    settings.read("KB_BULK_RUNTIME"), settings.read("KB_HYBRID_QUESTIONS")
     return _load_embedder(*split_model_name(name, precision))
 
 

@@ -163,10 +163,7 @@ class OnnxEncoder:
         with self._lock:
             if self._question_session is None:
                 self._question_session = self._new_session(self._cores, self._question_file)
-        input_ids, mask = self._tokenize([text])
-        tokens = self._hidden(input_ids, mask, self._question_session)[0][mask[0].astype(bool)]
-        pooled = tokens.mean(axis=0)  # one text: the mean over its real tokens, without _batch's batch arithmetic
-        return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+        return self._batch([text], functools.partial(self._hidden, session=self._question_session))[0]
 
     def expect_passages(self, count: int) -> None:
         """About ``count`` passages are coming: a large job loads its bulk runtime now (``BulkRuntime.expect``)."""

@@ -110,12 +110,14 @@ def test_a_model_pytorch_cannot_load_leaves_onnx_runtime_in_charge(caplog):
     assert runtime.torch_hidden(32) is None
 
 
-def test_an_unknown_setting_is_refused_by_name_not_swallowed(monkeypatch):
+@pytest.mark.parametrize("env, raw, allowed", [("KB_BULK_RUNTIME", "gpu", "auto or onnx or torch-bf16"),
+                                               ("KB_HYBRID_QUESTIONS", "int4", "fp32 or int8")])
+def test_an_unknown_setting_is_refused_by_name_not_swallowed(monkeypatch, env, raw, allowed):
     from indexer.embed import load_embedder
     from indexer.errors import InvalidSetting
 
-    monkeypatch.setenv("KB_BULK_RUNTIME", "gpu")
-    with pytest.raises(InvalidSetting, match="KB_BULK_RUNTIME must be auto or onnx or torch-bf16, not 'gpu'"):
+    monkeypatch.setenv(env, raw)
+    with pytest.raises(InvalidSetting, match=f"{env} must be {allowed}, not '{raw}'"):
         load_embedder("all-MiniLM-L6-v2")
 
 
