@@ -89,10 +89,20 @@ def expect_passages(embedder: Embedder, count: int) -> None:
         expect(count)
 
 
-def passage_vectors(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """The vectors of passages to index, each behind the model's passage prompt where it has one."""
+def passage_vectors(embedder: Embedder, texts: Sequence[str], quick: bool = False) -> np.ndarray:
+    """The vectors of passages (or of their sentences), each behind the model's passage prompt where it has one.
+
+    Args:
+        embedder: the index's model.
+        texts: what to embed.
+        quick: where the embedder has the int8 copy made for questions (``quick_encode``), use it: for the few
+            sentences an answer is chosen from, never for what is indexed.
+    """
     prefix = getattr(embedder, "passage_prefix", "")
-    return embedder.encode([prefix + text for text in texts] if prefix else list(texts))
+    texts = [prefix + text for text in texts] if prefix else list(texts)
+    quick_encode = getattr(embedder, "quick_encode", None) if quick else None
+    vectors = quick_encode(texts) if quick_encode is not None else None
+    return vectors if vectors is not None else embedder.encode(texts)
 
 
 def check_precision(value: str, setting: str = "precision") -> str:
@@ -233,6 +243,10 @@ class SentenceTransformerEmbedder:
         """One question on the int8 copy for questions, or None where there is none (see ``question_vector``)."""
         return self._onnx.quick_question(text) if self._onnx is not None else None
 
+    def quick_encode(self, texts: Sequence[str]) -> np.ndarray | None:
+        """A few short texts on the int8 copy for questions, or None where there is none (see ``passage_vectors``)."""
+        return self._onnx.quick_encode(list(texts)) if self._onnx is not None else None
+
     def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """Embed ``texts`` as unit-length float32 rows (see ``Embedder.encode``).
 
@@ -266,6 +280,10 @@ class OnnxEmbedder:
     def quick_question(self, text: str) -> np.ndarray | None:
         """One question on the int8 copy for questions, or None where there is none (see ``question_vector``)."""
         return self._encoder.quick_question(text)
+
+    def quick_encode(self, texts: Sequence[str]) -> np.ndarray | None:
+        """A few short texts on the int8 copy for questions, or None where there is none (see ``passage_vectors``)."""
+        return self._encoder.quick_encode(list(texts))
 
     def expect_passages(self, count: int) -> None:
         """About ``count`` passages are coming (see ``embed.expect_passages``)."""

@@ -76,3 +76,22 @@ def test_shared_words_break_a_tie_between_equally_close_sentences():
     second = text.index("Herders")
     [answer] = answer_spans(Flat(), np.array([1.0, 0.0], dtype=np.float32), [text], [((second, second + 7),)])
     assert answer == (second, len(text))
+
+
+def test_the_sentences_run_on_the_embedders_copy_for_questions_where_it_has_one(fake_embedder):
+    asked = []
+
+    class WithCopy:
+        name, dimension = fake_embedder.name, fake_embedder.dimension
+
+        def encode(self, texts, batch_size=32):
+            asked.append("model")
+            return fake_embedder.encode(texts)
+
+        def quick_encode(self, texts):
+            asked.append("copy")
+            return fake_embedder.encode(texts)
+
+    text = "The meeting opened in Bangkok. Mongolia pays pensions to herders from a social insurance fund."
+    [answer] = answer_spans(WithCopy(), fake_embedder.encode(["herders pensions"])[0], [text])
+    assert text[answer[0]:answer[1]].startswith("Mongolia pays pensions") and asked == ["copy"]

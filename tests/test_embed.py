@@ -138,7 +138,7 @@ def test_a_model_without_prompts_embeds_the_texts_as_they_are(fake_embedder):
 class QuickEmbedder:
     """An embedder with a quicker copy for questions, which says which of the two answered (``question_vector``)."""
 
-    name, dimension, query_prefix = "quick", 2, "query: "
+    name, dimension, query_prefix, passage_prefix = "quick", 2, "query: ", "passage: "
 
     def __init__(self, quick: np.ndarray | None):
         self.quick, self.asked = quick, []
@@ -150,6 +150,10 @@ class QuickEmbedder:
     def quick_question(self, text: str) -> np.ndarray | None:
         self.asked.append(("quick", text))
         return self.quick
+
+    def quick_encode(self, texts) -> np.ndarray | None:
+        self.asked.append(("quick", texts[0]))
+        return None if self.quick is None else np.array([self.quick] * len(texts))
 
 
 def test_a_quick_question_runs_on_the_embedders_copy_for_questions_only_when_asked():
@@ -164,6 +168,16 @@ def test_a_quick_question_falls_back_to_the_model_without_a_copy(fake_embedder):
     assert embed.question_vector(embedder, "pension", quick=True).tolist() == [1.0, 0.0]
     assert embedder.asked == [("quick", "query: pension"), ("encode", "query: pension")]
     assert np.array_equal(embed.question_vector(fake_embedder, "pension", quick=True), fake_embedder.encode(["pension"])[0])
+
+
+def test_answer_sentences_run_on_the_copy_for_questions_only_when_asked():
+    embedder = QuickEmbedder(np.array([0.0, 1.0], dtype=np.float32))
+    assert embed.passage_vectors(embedder, ["pension", "maternity"], quick=True).tolist() == [[0.0, 1.0], [0.0, 1.0]]
+    assert embed.passage_vectors(embedder, ["pension"]).tolist() == [[1.0, 0.0]]  # what is indexed: the model itself
+    assert embedder.asked == [("quick", "passage: pension"), ("encode", "passage: pension")]
+    without_copy = QuickEmbedder(None)
+    assert embed.passage_vectors(without_copy, ["pension"], quick=True).tolist() == [[1.0, 0.0]]
+    assert without_copy.asked == [("quick", "passage: pension"), ("encode", "passage: pension")]
 
 
 def test_a_sentence_transformers_directory_is_not_taken_for_an_onnx_model(model_dir):

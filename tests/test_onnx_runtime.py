@@ -151,8 +151,12 @@ def test_hybrid_questions_run_on_an_int8_copy_of_the_fused_export_close_to_pytor
         assert quick.dtype == np.float32 and np.allclose(np.linalg.norm(quick, axis=1), 1, atol=1e-5)
         cosines = (quick * reference).sum(axis=1)
         assert cosines.min() > 0.98 and cosines.max() < 0.99999  # close, and not the fp32 model under another name
+    # Answer candidates: the same copy, each text alone, so a sentence's vector does not depend on its companions.
+    assert np.array_equal(encoder.quick_encode(TEXTS)[1:2], encoder.quick_encode(TEXTS[1:2]))
+    assert np.allclose(encoder.quick_encode(TEXTS), [encoder.quick_question(text) for text in TEXTS], atol=1e-6)
     monkeypatch.setenv("KB_HYBRID_QUESTIONS", "fp32")
-    assert onnx_runtime.cached_encoder("minilm-questions").quick_question(TEXTS[0]) is None
+    fp32_only = onnx_runtime.cached_encoder("minilm-questions")
+    assert fp32_only.quick_question(TEXTS[0]) is None and fp32_only.quick_encode(TEXTS) is None
 
 
 def test_a_question_copy_that_strays_from_the_model_is_not_kept(minilm, tmp_path, monkeypatch, caplog):
