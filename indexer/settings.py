@@ -120,8 +120,8 @@ SETTINGS = (
     Setting("KB_HYBRID_QUESTIONS", "int8", _one_of(PRECISIONS),
             "How a question is embedded for hybrid search, and the sentences an answer is chosen from, on an fp32 index: "
             "`int8` runs an int8 copy of the model made for questions (2.1 against 4.7 ms per question, hybrid nDCG@10 "
-            "within 0.002; a search marking three answers in 39 against 108 ms; see README, \"The model\"); `fp32` the model itself. "
-            "Dense search and passages always use the index's precision."),
+            "within 0.002; a search marking three answers in 39 against 108 ms; see README, \"The model\"); `fp32` the "
+            "model itself. Dense search and passages always use the index's precision."),
     Setting("KB_BULK_RUNTIME", "auto", _one_of(BULK_RUNTIMES),
             "What embeds passages when a process indexes many (fp32 models): `auto` moves from ONNX Runtime to "
             "PyTorch in bfloat16 after 256 passages where the processor has bfloat16 instructions (AVX-512 BF16, "
