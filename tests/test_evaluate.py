@@ -12,7 +12,8 @@ import indexer.kb
 from indexer import InvalidQuery, KBError, KnowledgeBase
 from indexer.cli import main
 from indexer.evaluation import evaluation_dir
-from indexer.evaluation.evaluate import EVAL_MAX_QUERY_CHARS
+from indexer.evaluation.evaluate import EVAL_MAX_QUERY_CHARS, open_dataset
+from indexer.search import Fusion
 
 from .conftest import make_beir
 
@@ -138,3 +139,9 @@ def test_kb_eval_takes_long_questions_and_can_ignore_identical_ids(tmp_path, mon
     with pytest.raises(InvalidQuery, match="limit is 500"):
         beir_kb.search(long_question)
     assert beir_kb.search(long_question, max_chars=EVAL_MAX_QUERY_CHARS).hits[0].document.filename == "d24"
+
+
+def test_a_beir_folder_is_searched_with_the_callers_fusion(beir_folder, tmp_path, fake_embedder):
+    kb = KnowledgeBase(tmp_path / "data", embedder=fake_embedder, fusion=Fusion(alpha=0.25))
+    opened = open_dataset(kb, beir_folder, "test")
+    assert opened.kb is not kb and opened.kb.fusion == Fusion(alpha=0.25)

@@ -150,7 +150,7 @@ def _beir_index(kb: KnowledgeBase, folder: Path, progress: bool) -> KnowledgeBas
     records = beir_records(folder)
     # Its questions may be long (``kb bench`` times them through this knowledge base's own search).
     beir_kb = KnowledgeBase(evaluation_dir(kb.data_dir) / folder.name, embedder=kb.embedder, chunking=BEIR_CHUNKING,
-                            max_query_chars=EVAL_MAX_QUERY_CHARS)
+                            max_query_chars=EVAL_MAX_QUERY_CHARS, fusion=kb.fusion)
     try:
         complete = beir_kb.stats().documents == len(records)
     except (IndexNotBuilt, IndexOutdated):  # an index of an older format is rebuilt like a missing one
