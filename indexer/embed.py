@@ -310,7 +310,8 @@ def load_embedder(name: str = DEFAULT_MODEL, precision: str = "fp32") -> Embedde
         InvalidSetting: an unknown precision, or a bad ``KB_BULK_RUNTIME``.
     """
     # A bad value is refused here by name, not taken for a broken model export (the encoder reads them).
-    settings.read("KB_BULK_RUNTIME"), settings.read("KB_HYBRID_QUESTIONS")
+    for setting in ("KB_BULK_RUNTIME", "KB_HYBRID_QUESTIONS"):
+        settings.read(setting)
     return _load_embedder(*split_model_name(name, precision))
 
 

@@ -173,7 +173,8 @@ class OnnxEncoder:
             if self._question_session is None:
                 self._question_session = self._new_session(self._cores, self._question_file)
         hidden = functools.partial(self._hidden, session=self._question_session)
-        return np.vstack([self._batch([text], hidden) for text in texts]).astype(np.float32)
+        rows = [self._batch([text], hidden) for text in texts]
+        return np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
 
     def expect_passages(self, count: int) -> None:
         """About ``count`` passages are coming: a large job loads its bulk runtime now (``BulkRuntime.expect``)."""

@@ -154,6 +154,7 @@ def test_hybrid_questions_run_on_an_int8_copy_of_the_fused_export_close_to_pytor
     # Answer candidates: the same copy, each text alone, so a sentence's vector does not depend on its companions.
     assert np.array_equal(encoder.quick_encode(TEXTS)[1:2], encoder.quick_encode(TEXTS[1:2]))
     assert np.allclose(encoder.quick_encode(TEXTS), [encoder.quick_question(text) for text in TEXTS], atol=1e-6)
+    assert encoder.quick_encode([]).shape == (0, encoder.dimension)
     monkeypatch.setenv("KB_HYBRID_QUESTIONS", "fp32")
     fp32_only = onnx_runtime.cached_encoder("minilm-questions")
     assert fp32_only.quick_question(TEXTS[0]) is None and fp32_only.quick_encode(TEXTS) is None
